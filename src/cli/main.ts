@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { runCli } from './program.js';
+
+runCli(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(
+      `kiln: internal error: ${err instanceof Error ? err.stack : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,73 @@
+/**
+ * Typed errors with stable codes. Every failure that reaches the user is a KilnError, so the CLI can
+ * print it, emit it as a JSON event and pick the exit code without string matching.
+ */
+
+/** Where in a Dockerfile (or other input file) an error was found. 1-based line and column. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface KilnErrorOptions {
+  location?: SourceLocation;
+  hint?: string;
+  cause?: unknown;
+}
+
+/** Exit code 2: the user's input (flags, Dockerfile) is wrong. Exit code 1: the build failed. */
+export type ExitCode = 1 | 2;
+
+export class KilnError extends Error {
+  readonly code: string;
+  readonly location: SourceLocation | undefined;
+  readonly hint: string | undefined;
+  readonly exitCode: ExitCode;
+
+  constructor(code: string, message: string, exitCode: ExitCode, options: KilnErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'KilnError';
+    this.code = code;
+    this.location = options.location;
+    this.hint = options.hint;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad usage or bad input: a flag, a Dockerfile syntax or semantic error. Exit code 2. */
+export class InputError extends KilnError {
+  constructor(code: string, message: string, options: KilnErrorOptions = {}) {
+    super(code, message, 2, options);
+    this.name = 'InputError';
+  }
+}
+
+/** The build itself failed: a step, a pull, a push, the sandbox. Exit code 1. */
+export class BuildError extends KilnError {
+  constructor(code: string, message: string, options: KilnErrorOptions = {}) {
+    super(code, message, 1, options);
+    this.name = 'BuildError';
+  }
+}
+
+/** A Dockerfile error; `location` is required so the message can point at file:line:column. */
+export class DockerfileError extends InputError {
+  constructor(code: string, message: string, location: SourceLocation, hint?: string) {
+    super(code, message, { location, ...(hint === undefined ? {} : { hint }) });
+    this.name = 'DockerfileError';
+  }
+}
+
+/** A registry operation failed. `reference` names the image or repository, never credentials. */
+export class RegistryError extends BuildError {
+  readonly reference: string;
+  readonly status: number | undefined;
+
+  constructor(code: string, message: string, reference: string, status?: number, cause?: unknown) {
+    super(code, message, cause === undefined ? {} : { cause });
+    this.name = 'RegistryError';
+    this.reference = reference;
+    this.status = status;
+  }
+}
