@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { TarError } from '../errors.js';
+import type { LayerEntry, TarEntry } from './entry.js';
+import { readTar } from './tar-reader.js';
+import { encodeTar } from './tar-writer.js';
+
+const T0 = 1_700_000_000n * 1_000_000_000n;
+
+function entry(path: string, over: Partial<TarEntry> = {}): TarEntry {
+  return { path, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtimeNs: T0, ...over };
+}
+
+function file(path: string, data: string | Buffer, over: Partial<TarEntry> = {}): LayerEntry {
+  const buf = Buffer.from(data);
+  return {
+    entry: entry(path, { size: buf.length, ...over }),
+    source: { kind: 'buffer', data: buf },
+  };
+}
+
+function meta(path: string, over: Partial<TarEntry>): LayerEntry {
+  return { entry: entry(path, over), source: { kind: 'none' } };
+}
+
+async function tarBytes(entries: LayerEntry[]): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of encodeTar(entries)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function readAll(data: Buffer | AsyncIterable<Buffer>) {
+  const input = Buffer.isBuffer(data) ? Readable.from([data]) : data;
+  const out: Array<{ entry: TarEntry; data: Buffer }> = [];
+  for await (const { entry, content } of readTar(input)) {
+    const parts: Buffer[] = [];
+    for await (const part of content) parts.push(part);
+    out.push({ entry, data: Buffer.concat(parts) });
+  }
+  return out;
+}
+
+describe('tar codec', () => {
+  it('round-trips every entry type with its metadata', async () => {
+    const entries: LayerEntry[] = [
+      meta('etc', { type: 'dir', mode: 0o755 }),
+      file('etc/passwd', 'root:x:0:0::/root:/bin/sh\n', { uid: 1000, gid: 1000, uname: 'u' }),
+      meta('etc/link', { type: 'symlink', linkname: '../passwd', mode: 0o777 }),
+      meta('etc/hard', { type: 'hardlink', linkname: 'etc/passwd' }),
+      meta('dev/null', { type: 'char', devmajor: 1, devminor: 3, mode: 0o666 }),
+      meta('dev/sda', { type: 'block', devmajor: 8, devminor: 0, mode: 0o660 }),
+      meta('run/fifo', { type: 'fifo', mode: 0o600 }),
+      file('bin/su', 'x', { mode: 0o4755 }),
+      meta('tmp', { type: 'dir', mode: 0o1777 }),
+    ];
+    const items = await readAll(await tarBytes(entries));
+    assert.equal(items.length, entries.length);
+    for (const [i, item] of items.entries()) {
+      assert.deepEqual(item.entry, entries[i]!.entry);
+    }
+    assert.equal(items[1]!.data.toString(), 'root:x:0:0::/root:/bin/sh\n');
+  });
+
+  it('writes a PAX record for names and link names longer than 100 bytes', async () => {
+    const long = 'a'.repeat(120) + '/' + 'b'.repeat(150) + '/file.txt';
+    const link = 'c'.repeat(300);
+    const bytes = await tarBytes([file(long, 'x'), meta('l', { type: 'symlink', linkname: link })]);
+    assert.ok(bytes.includes(Buffer.from(` path=${long}\n`)));
+    assert.ok(bytes.includes(Buffer.from(` linkpath=${link}\n`)));
+    const items = await readAll(bytes);
+    assert.equal(items[0]!.entry.path, long);
+    assert.equal(items[1]!.entry.linkname, link);
+  });
+
+  it('uses the ustar prefix, not PAX, for a long name that splits at a slash', async () => {
+    const name = 'd'.repeat(90) + '/' + 'e'.repeat(90);
+    const bytes = await tarBytes([file(name, 'x')]);
+    assert.equal(bytes.includes(Buffer.from('path=')), false);
+    assert.equal((await readAll(bytes))[0]!.entry.path, name);
+  });
+
+  it('keeps binary xattr values byte for byte, including NUL and invalid UTF-8', async () => {
+    const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0xfe, 0x00, 0xc3, 0x28, 0x0a]);
+    const xattrs = { 'security.capability': cap, 'user.note': Buffer.from('héllo') };
+    const items = await readAll(await tarBytes([file('bin/ping', 'p', { xattrs })]));
+    assert.deepEqual(items[0]!.entry.xattrs, xattrs);
+  });
+
+  it('keeps sub-second and negative mtimes through PAX', async () => {
+    const times = [T0 + 123_456_789n, T0 + 500_000_000n, -1_500_000_000n, 0n];
+    const entries = times.map((mtimeNs, i) => file(`f${i}`, '', { mtimeNs }));
+    const items = await readAll(await tarBytes(entries));
+    assert.deepEqual(
+      items.map((item) => item.entry.mtimeNs),
+      times,
+    );
+  });
+
+  it('writes big uids, gids and non-ASCII names through PAX', async () => {
+    const e = file('caf\u00e9/\u65e5\u672c', 'z', {
+      uid: 3_000_000,
+      gid: 4_000_000,
+      uname: 'a-very-long-user-name-over-32-bytes',
+    });
+    const items = await readAll(await tarBytes([e]));
+    assert.deepEqual(items[0]!.entry, e.entry);
+  });
+
+  it('produces the same bytes for the same entries and ends with two zero blocks', async () => {
+    const entries = () => [file('a', 'hello', { mtimeNs: T0 + 1n }), meta('b', { type: 'dir' })];
+    const one = await tarBytes(entries());
+    const two = await tarBytes(entries());
+    assert.deepEqual(one, two);
+    assert.equal(one.length % 512, 0);
+    assert.ok(one.subarray(one.length - 1024).every((b) => b === 0));
+    assert.notEqual(one[one.length - 1025], undefined);
+  });
+
+  it('writes directory names with a trailing slash as Docker does', async () => {
+    const bytes = await tarBytes([meta('usr/lib', { type: 'dir', mode: 0o755 })]);
+    assert.equal(bytes.toString('latin1', 0, 8), 'usr/lib/');
+    assert.equal(bytes[156], '5'.charCodeAt(0));
+  });
+
+  it('skips content the consumer did not read', async () => {
+    const bytes = await tarBytes([file('a', 'x'.repeat(5000)), file('b', 'second')]);
+    const names: string[] = [];
+    let last = '';
+    for await (const { entry, content } of readTar(Readable.from([bytes]))) {
+      names.push(entry.path);
+      if (entry.path === 'b') for await (const c of content) last += c.toString();
+    }
+    assert.deepEqual(names, ['a', 'b']);
+    assert.equal(last, 'second');
+  });
+
+  it('reads input split into one-byte chunks', async () => {
+    const bytes = await tarBytes([file('a', 'abc'), file('b'.repeat(200), 'def')]);
+    const chunks = [...bytes].map((b) => Buffer.from([b]));
+    const items = await readAll(Readable.from(chunks));
+    assert.deepEqual(
+      items.map((i) => i.data.toString()),
+      ['abc', 'def'],
+    );
+  });
+
+  it('refuses content read after the next entry was requested', async () => {
+    const bytes = await tarBytes([file('a', 'abc'), file('b', 'def')]);
+    const iterator = readTar(Readable.from([bytes]));
+    const first = await iterator.next();
+    await iterator.next();
+    await assert.rejects(
+      async () => {
+        for await (const _ of first.value!.content) void _;
+      },
+      (err: unknown) => err instanceof TarError && err.code === 'TAR_CONTENT_CONSUMED',
+    );
+    await iterator.return();
+  });
+
+  it('reports a truncated archive with TAR_TRUNCATED', async () => {
+    const bytes = await tarBytes([file('a', 'x'.repeat(2000))]);
+    for (const cut of [100, 700, 1500]) {
+      await assert.rejects(
+        readAll(bytes.subarray(0, cut)),
+        (err: unknown) => err instanceof TarError && err.code === 'TAR_TRUNCATED',
+      );
+    }
+  });
+
+  it('reports a damaged header with TAR_CHECKSUM', async () => {
+    const bytes = await tarBytes([file('a', 'x')]);
+    bytes[0] = 'b'.charCodeAt(0);
+    await assert.rejects(
+      readAll(bytes),
+      (err: unknown) => err instanceof TarError && err.code === 'TAR_CHECKSUM',
+    );
+  });
+
+  it('streams files from disk and fails when a file changed size', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-tar-'));
+    try {
+      const path = join(dir, 'f');
+      await writeFile(path, 'x'.repeat(3000));
+      const ok: LayerEntry = { entry: entry('f', { size: 3000 }), source: { kind: 'file', path } };
+      const items = await readAll(await tarBytes([ok]));
+      assert.equal(items[0]!.data.length, 3000);
+
+      const longer: LayerEntry = {
+        entry: entry('f', { size: 2000 }),
+        source: { kind: 'file', path },
+      };
+      await assert.rejects(tarBytes([longer]), (err: unknown) => {
+        return err instanceof TarError && err.code === 'TAR_FILE_CHANGED';
+      });
+      await truncate(path, 10);
+      await assert.rejects(tarBytes([ok]), (err: unknown) => {
+        return err instanceof TarError && err.code === 'TAR_FILE_CHANGED';
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes sizes beyond the 8 GiB octal limit through PAX', async () => {
+    const big = 9 * 1024 ** 3;
+    const header = await (async () => {
+      const it = encodeTar([meta('huge', { size: big })]);
+      const first = await it.next();
+      await it.return(undefined);
+      return first.value as Buffer;
+    })();
+    assert.ok(header.includes(Buffer.from(` size=${big}\n`)));
+  });
+});
