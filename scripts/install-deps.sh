@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kiln's tests need, and nothing when they are all present.
+# Safe to run again and again: it asks apt only about what is missing.
+set -euo pipefail
+
+# Why each package is here:
+#   skopeo umoci runc  oracles: inspect/copy images, unpack layouts, run rootfs bundles
+#   docker-registry    a real registry (CNCF distribution 2.8) on loopback for push/pull tests
+#   busybox-static     the static binary the busybox and node test base images are made from
+#   uidmap             newuidmap/newgidmap for rootless user namespaces
+#   pigz zstd gzip tar layer compression and GNU tar, which writes the fixture layers
+#   apache2-utils      htpasswd, for registries with basic auth
+#   openssl            self-signed certificates for TLS registry tests
+#   attr libcap2-bin   getfattr/setfattr and setcap/getcap, to check xattrs and capabilities
+#   ca-certificates    the CA bundle copied into the node test image
+#   passwd util-linux  useradd for the unprivileged test user; unshare
+PACKAGES=(
+  skopeo umoci runc docker-registry busybox-static uidmap pigz zstd gzip tar
+  apache2-utils openssl attr libcap2-bin ca-certificates passwd util-linux
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  if [[ "$status" != "installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+  echo "install-deps: run this script as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]}"
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: installed ${missing[*]}"
