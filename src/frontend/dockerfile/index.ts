@@ -1,0 +1,11 @@
+export { dumpDockerfile } from './dump-dockerfile.js';
+export { chompHeredocContent, parseHeredocMarker } from './heredoc.js';
+export type {
+  Directives,
+  Heredoc,
+  Instruction,
+  InstructionLocation,
+  ParsedDockerfile,
+  ParseWarning,
+} from './instruction.js';
+export { parseDockerfile } from './parse-dockerfile.js';
