@@ -1,6 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import {
+  chown,
+  lstat,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getAttribute, listAttributes } from 'fs-xattr';
@@ -10,6 +19,21 @@ import { type CommandResult, runCommand } from './command.js';
 // layouts, runc to run what was unpacked. They run the real programs; nothing is emulated.
 
 const isRoot = process.getuid?.() === 0;
+
+/** Someone to run umoci or runc as (root only), e.g. a TestUser from users.ts. */
+export interface Invoker {
+  uid: number;
+  gid: number;
+  home?: string;
+}
+
+function invokerOptions(as: Invoker | undefined) {
+  if (!as) return {};
+  // The caller's runtime directory belongs to the caller; runc would try to use it.
+  const { XDG_RUNTIME_DIR: _runtimeDir, ...env } = process.env;
+  env.HOME = as.home ?? '/';
+  return { uid: as.uid, gid: as.gid, env };
+}
 
 export interface InspectOptions {
   /** The manifest or index exactly as stored (`--raw`). */
@@ -36,16 +60,22 @@ export async function skopeoInspect(
 
 /**
  * `umoci unpack` of layoutDir:tag into a new runtime bundle (bundleDir/rootfs and config.json).
- * As root, owners, modes and xattrs are restored as stored; otherwise umoci's rootless mode
- * makes everything owned by the caller. umoci cannot unpack a tag that names an index.
+ * As root, owners, modes and xattrs are restored as stored; otherwise (or as another user)
+ * umoci's rootless mode makes everything owned by the caller, and the bundle's config is
+ * rootless. umoci cannot unpack a tag that names an index.
  */
 export async function umociUnpack(
   layoutDir: string,
   tag: string,
   bundleDir: string,
+  opts: { as?: Invoker } = {},
 ): Promise<void> {
-  const args = ['unpack', ...(isRoot ? [] : ['--rootless']), '--image', `${layoutDir}:${tag}`];
-  await runCommand('umoci', [...args, bundleDir], { timeoutMs: 300_000 });
+  const rootless = !isRoot || opts.as !== undefined;
+  const args = ['unpack', ...(rootless ? ['--rootless'] : []), '--image', `${layoutDir}:${tag}`];
+  await runCommand('umoci', [...args, bundleDir], {
+    timeoutMs: 300_000,
+    ...invokerOptions(opts.as),
+  });
 }
 
 export interface RuncOptions {
@@ -53,8 +83,10 @@ export interface RuncOptions {
   env?: string[];
   cwd?: string;
   user?: { uid: number; gid: number };
-  /** runc --rootless; on by default when not root. */
+  /** runc --rootless; on by default when not root or when run as another user. */
   rootless?: boolean;
+  /** Runs runc as this user (root only); the bundle should come from umociUnpack with it. */
+  as?: Invoker;
   input?: string;
   timeoutMs?: number;
 }
@@ -93,15 +125,19 @@ export async function runcRun(
   containerCount += 1;
   const id = `kilntest-${process.pid}-${containerCount}-${randomBytes(3).toString('hex')}`;
   const stateRoot = await mkdtemp(join(tmpdir(), 'kiln-runc-'));
-  const global = ['--root', stateRoot, ...((opts.rootless ?? !isRoot) ? ['--rootless=true'] : [])];
+  if (opts.as) await chown(stateRoot, opts.as.uid, opts.as.gid);
+  const rootless = opts.rootless ?? (!isRoot || opts.as !== undefined);
+  const global = ['--root', stateRoot, ...(rootless ? ['--rootless=true'] : [])];
+  const as = invokerOptions(opts.as);
   try {
     return await runCommand('runc', [...global, 'run', '--bundle', bundleDir, id], {
       check: false,
       input: opts.input,
       timeoutMs: opts.timeoutMs ?? 120_000,
+      ...as,
     });
   } finally {
-    await runCommand('runc', [...global, 'delete', '--force', id], { check: false });
+    await runCommand('runc', [...global, 'delete', '--force', id], { check: false, ...as });
     await rm(stateRoot, { recursive: true, force: true });
   }
 }
