@@ -1,0 +1,129 @@
+/**
+ * Reads an overlayfs upper directory as the layer it stands for: whiteout devices become `.wh.`
+ * entries, opaque directories get their `.wh..wh..opq` marker, hard links within the layer become
+ * hard-link entries. Entries come out in the order the tar writer needs: a directory before its
+ * children, siblings in byte order of their names.
+ */
+
+import type { BigIntStats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { type LayerEntry, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from '../../image/tar/entry.js';
+import {
+  compareNames,
+  entryFromStat,
+  isOpaqueDir,
+  isOverlayWhiteout,
+  type XattrPrefix,
+} from './entry-from-stat.js';
+
+export interface DiffOptions {
+  /** Layer paths (relative, '/'-separated) left out with everything below them. */
+  ignore: string[];
+  xattrPrefix: XattrPrefix;
+}
+
+/** Tracks (dev, ino) of multiply-linked files so later names become hard-link entries. */
+export class HardlinkTracker {
+  private readonly first = new Map<string, string>();
+
+  /** The earlier layer path of the same inode, or undefined (and remembers this one). */
+  link(st: BigIntStats, layerPath: string): string | undefined {
+    if (st.nlink < 2n || st.isDirectory()) return undefined;
+    const key = `${st.dev}:${st.ino}`;
+    const earlier = this.first.get(key);
+    if (earlier === undefined) this.first.set(key, layerPath);
+    return earlier;
+  }
+}
+
+/**
+ * A whiteout entry: Docker's overlay converter and BuildKit write an empty regular file with mode
+ * 0600 owned by root, stamped with the time of the deletion.
+ */
+export function whiteoutEntry(layerPath: string, mtimeNs: bigint): LayerEntry {
+  return {
+    entry: { path: layerPath, type: 'file', mode: 0o600, uid: 0, gid: 0, size: 0, mtimeNs },
+    source: { kind: 'none' },
+  };
+}
+
+/** The `.wh.` name for a deleted `layerPath`. */
+export function whiteoutPath(layerPath: string): string {
+  const slash = layerPath.lastIndexOf('/');
+  return `${layerPath.slice(0, slash + 1)}${WHITEOUT_PREFIX}${layerPath.slice(slash + 1)}`;
+}
+
+export function joinLayerPath(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+/** The entry for a file, or a hard-link entry when the inode was already written in this layer. */
+export async function entryOrHardlink(
+  hostPath: string,
+  layerPath: string,
+  st: BigIntStats,
+  prefix: XattrPrefix,
+  links: HardlinkTracker,
+): Promise<LayerEntry | undefined> {
+  const made = await entryFromStat(hostPath, layerPath, st, prefix);
+  if (made === undefined) return undefined;
+
+  const earlier = links.link(st, layerPath);
+  if (earlier === undefined) return made;
+  const entry = { ...made.entry, type: 'hardlink' as const, size: 0, linkname: earlier };
+  return { entry, source: { kind: 'none' } };
+}
+
+export async function diffUpperDir(upperDir: string, opts: DiffOptions): Promise<LayerEntry[]> {
+  const ignore = new Set(opts.ignore.map((p) => p.replace(/^\/+|\/+$/g, '')));
+  const links = new HardlinkTracker();
+  const out: LayerEntry[] = [];
+
+  const walk = async (hostDir: string, layerDir: string): Promise<void> => {
+    const names = (await readdir(hostDir)).sort(compareNames);
+    for (const name of names) {
+      const layerPath = joinLayerPath(layerDir, name);
+      if (ignore.has(layerPath)) continue;
+      const hostPath = path.join(hostDir, name);
+      const st = await lstat(hostPath, { bigint: true });
+
+      if (isOverlayWhiteout(st)) {
+        out.push(whiteoutEntry(whiteoutPath(layerPath), st.mtimeNs));
+        continue;
+      }
+      const made = await entryOrHardlink(hostPath, layerPath, st, opts.xattrPrefix, links);
+      if (made === undefined) continue;
+      out.push(made);
+
+      if (st.isDirectory()) {
+        if (await isOpaqueDir(hostPath, opts.xattrPrefix)) {
+          out.push(whiteoutEntry(`${layerPath}/${OPAQUE_WHITEOUT}`, st.mtimeNs));
+        }
+        await walk(hostPath, layerPath);
+      }
+    }
+  };
+
+  await walk(upperDir, '');
+  return sortLayerEntries(out);
+}
+
+/**
+ * Puts entries in tar order: parents before children, siblings by byte order of name. An opaque
+ * marker sorts right after its directory, as containerd writes it, so an extractor clears the
+ * directory before filling it.
+ */
+export function sortLayerEntries(entries: LayerEntry[]): LayerEntry[] {
+  const key = (p: string): string[] => p.split('/').map((c) => (c === OPAQUE_WHITEOUT ? '' : c));
+  const cmp = (a: LayerEntry, b: LayerEntry): number => {
+    const ka = key(a.entry.path);
+    const kb = key(b.entry.path);
+    for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+      const c = compareNames(ka[i] as string, kb[i] as string);
+      if (c !== 0) return c;
+    }
+    return ka.length - kb.length;
+  };
+  return [...entries].sort(cmp);
+}
