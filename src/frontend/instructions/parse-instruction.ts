@@ -1,0 +1,420 @@
+/**
+ * Instruction -> typed Command, like BuildKit's instructions.ParseInstruction: flags, argument
+ * counts, exec forms and durations are validated; words are left unexpanded.
+ */
+
+import { DockerfileError } from '../../errors.js';
+import { chompHeredocContent, parseHeredocMarker } from '../dockerfile/heredoc.js';
+import type { Instruction } from '../dockerfile/instruction.js';
+import { BFlags, FlagError, type FlagKind } from './bflags.js';
+import type {
+  ArgDef,
+  Command,
+  CommandLine,
+  HealthConfig,
+  InlineFile,
+  KeyValue,
+  SourcesAndDest,
+} from './commands.js';
+import { parseGoDuration } from './duration.js';
+import { MountSpecError, parseMountSpec } from './mount-spec.js';
+import { nearest } from './suggest.js';
+
+export const INSTRUCTION_NAMES = [
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
+] as const;
+
+/** FROM starts a stage and is not a Command; parseInstruction returns this for it. */
+export interface FromInstruction {
+  kind: 'from';
+  baseName: string;
+  name?: string;
+  platform?: string;
+  original: string;
+  location: Instruction['location'];
+}
+
+class Failure extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+const atLeastOne = (cmd: string) => new Failure(`${cmd} requires at least one argument`);
+const exactlyOne = (cmd: string) => new Failure(`${cmd} requires exactly one argument`);
+const noDest = (cmd: string) =>
+  new Failure(
+    `${cmd} requires at least two arguments, but only one was provided. ` +
+      'Destination could not be determined.',
+  );
+
+export function parseInstruction(ins: Instruction): Command | FromInstruction {
+  try {
+    return dispatch(ins);
+  } catch (err) {
+    if (err instanceof Failure || err instanceof FlagError) {
+      const { file, line, column } = ins.location;
+      throw new DockerfileError(
+        'DOCKERFILE_INSTRUCTION',
+        `dockerfile parse error on line ${line}: ${err.message}`,
+        { file, line, column },
+        err.hint,
+      );
+    }
+    throw err;
+  }
+}
+
+function flags(ins: Instruction, decl: Record<string, FlagKind>): BFlags {
+  return new BFlags(ins.flags).parse(decl);
+}
+
+function base(ins: Instruction) {
+  return { original: ins.original, location: ins.location };
+}
+
+function dispatch(ins: Instruction): Command | FromInstruction {
+  const args = ins.args;
+  switch (ins.keyword) {
+    case 'env':
+      flags(ins, {});
+      return { kind: 'env', env: keyValues(args, 'ENV'), ...base(ins) };
+    case 'label':
+      flags(ins, {});
+      return { kind: 'label', labels: keyValues(args, 'LABEL'), ...base(ins) };
+    case 'maintainer':
+      if (args.length !== 1) throw exactlyOne('MAINTAINER');
+      flags(ins, {});
+      return { kind: 'maintainer', maintainer: args[0]!, ...base(ins) };
+    case 'add':
+      return parseAdd(ins);
+    case 'copy':
+      return parseCopy(ins);
+    case 'from':
+      return parseFrom(ins);
+    case 'onbuild':
+      return parseOnbuild(ins);
+    case 'workdir':
+      if (args.length !== 1) throw exactlyOne('WORKDIR');
+      flags(ins, {});
+      return { kind: 'workdir', path: args[0]!, ...base(ins) };
+    case 'run':
+      return parseRun(ins);
+    case 'cmd':
+      flags(ins, {});
+      return { kind: 'cmd', command: commandLine(ins), ...base(ins) };
+    case 'entrypoint':
+      flags(ins, {});
+      return { kind: 'entrypoint', command: commandLine(ins), ...base(ins) };
+    case 'healthcheck':
+      return parseHealthcheck(ins);
+    case 'expose':
+      if (args.length === 0) throw atLeastOne('EXPOSE');
+      flags(ins, {});
+      return { kind: 'expose', ports: [...args].sort(), ...base(ins) };
+    case 'user':
+      if (args.length !== 1) throw exactlyOne('USER');
+      flags(ins, {});
+      return { kind: 'user', user: args[0]!, ...base(ins) };
+    case 'volume':
+      return parseVolume(ins);
+    case 'stopsignal':
+      if (args.length !== 1) throw exactlyOne('STOPSIGNAL');
+      flags(ins, {});
+      return { kind: 'stopsignal', signal: args[0]!, ...base(ins) };
+    case 'arg':
+      return parseArg(ins);
+    case 'shell':
+      return parseShell(ins);
+  }
+  const guess = nearest(ins.rawKeyword, INSTRUCTION_NAMES);
+  throw new Failure(
+    `unknown instruction: ${ins.rawKeyword}`,
+    guess === undefined ? undefined : `did you mean ${guess}?`,
+  );
+}
+
+/** ENV/LABEL arguments come as key, value, separator triples from the parser. */
+function keyValues(args: string[], cmd: string): KeyValue[] {
+  if (args.length === 0) throw atLeastOne(cmd);
+  if (args.length % 3 !== 0) throw new Failure(`Bad input to ${cmd}, too many arguments`);
+  const out: KeyValue[] = [];
+  for (let i = 0; i < args.length; i += 3) {
+    if (args[i]!.length === 0) throw new Failure(`${cmd} names can not be blank`);
+    out.push({ key: args[i]!, value: args[i + 1]!, legacy: args[i + 2] === '' });
+  }
+  return out;
+}
+
+function inlineFiles(ins: Instruction): InlineFile[] {
+  return ins.heredocs.map((h) => ({
+    name: h.name,
+    data: h.content,
+    expand: h.expand,
+    chomp: h.chomp,
+    fd: h.fd,
+  }));
+}
+
+function commandLine(ins: Instruction): CommandLine {
+  return { cmdLine: [...ins.args], prependShell: !ins.json, files: inlineFiles(ins) };
+}
+
+function sourcesAndDest(ins: Instruction, cmd: string): SourcesAndDest {
+  const srcs = ins.args.slice(0, -1);
+  const dest = ins.args[ins.args.length - 1]!;
+  if (parseHeredocMarker(dest) !== undefined) {
+    throw new Failure(`${cmd} cannot accept a heredoc as a destination`);
+  }
+  const byName = new Map(ins.heredocs.map((h) => [h.name, h]));
+  const sourcePaths: string[] = [];
+  const sourceContents: InlineFile[] = [];
+  for (const src of srcs) {
+    const marker = ins.json ? undefined : parseHeredocMarker(src);
+    if (marker === undefined) {
+      sourcePaths.push(src);
+      continue;
+    }
+    const doc = byName.get(marker.name);
+    let data = doc?.content ?? '';
+    if (marker.chomp) data = chompHeredocContent(data);
+    sourceContents.push({
+      name: marker.name,
+      data,
+      expand: marker.expand,
+      chomp: marker.chomp,
+      fd: marker.fd,
+    });
+  }
+  return { sourcePaths, sourceContents, destPath: dest };
+}
+
+function parseAdd(ins: Instruction): Command {
+  if (ins.args.length < 2) throw noDest('ADD');
+  const f = flags(ins, {
+    chown: 'string',
+    chmod: 'string',
+    link: 'bool',
+    checksum: 'string',
+    'keep-git-dir': 'bool',
+    unpack: 'bool',
+    exclude: 'strings',
+  });
+  return {
+    kind: 'add',
+    sources: sourcesAndDest(ins, 'ADD'),
+    chown: f.string('chown'),
+    chmod: f.string('chmod'),
+    link: f.bool('link'),
+    checksum: f.string('checksum'),
+    keepGitDir: f.has('keep-git-dir') ? f.bool('keep-git-dir') : undefined,
+    unpack: f.has('unpack') ? f.bool('unpack') : undefined,
+    exclude: f.strings('exclude'),
+    ...base(ins),
+  };
+}
+
+function parseCopy(ins: Instruction): Command {
+  if (ins.args.length < 2) throw noDest('COPY');
+  const f = flags(ins, {
+    chown: 'string',
+    from: 'string',
+    chmod: 'string',
+    link: 'bool',
+    parents: 'bool',
+    exclude: 'strings',
+  });
+  return {
+    kind: 'copy',
+    sources: sourcesAndDest(ins, 'COPY'),
+    from: f.string('from'),
+    chown: f.string('chown'),
+    chmod: f.string('chmod'),
+    link: f.bool('link'),
+    parents: f.bool('parents'),
+    exclude: f.strings('exclude'),
+    ...base(ins),
+  };
+}
+
+const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
+
+function parseFrom(ins: Instruction): FromInstruction {
+  const args = ins.args;
+  let name: string | undefined;
+  if (args.length === 3 && args[1]!.toLowerCase() === 'as') {
+    name = args[2]!.toLowerCase();
+    if (!STAGE_NAME.test(name)) {
+      throw new Failure(
+        `invalid name for build stage: ${JSON.stringify(args[2])}, ` +
+          "name can't start with a number or contain symbols",
+      );
+    }
+  } else if (args.length !== 1) {
+    throw new Failure('FROM requires either one or three arguments');
+  }
+  const f = flags(ins, { platform: 'string' });
+  const out: FromInstruction = {
+    kind: 'from',
+    baseName: args[0]!,
+    original: ins.original.trim(),
+    location: ins.location,
+  };
+  if (name !== undefined) out.name = name;
+  const platform = f.string('platform');
+  if (platform !== undefined) out.platform = platform;
+  return out;
+}
+
+function parseOnbuild(ins: Instruction): Command {
+  if (ins.args.length === 0) throw atLeastOne('ONBUILD');
+  flags(ins, {});
+  const trigger = ins.args[0]!.trim().toUpperCase();
+  if (trigger === 'ONBUILD')
+    throw new Failure("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+  if (trigger === 'MAINTAINER' || trigger === 'FROM') {
+    throw new Failure(`${trigger} isn't allowed as an ONBUILD trigger`);
+  }
+  let expression = ins.original.replace(/^\s*ONBUILD\s*/i, '');
+  for (const h of ins.heredocs) expression += `\n${h.content}${h.name}`;
+  return { kind: 'onbuild', expression, ...base(ins) };
+}
+
+const NETWORKS = ['default', 'none', 'host'] as const;
+const SECURITY = ['sandbox', 'insecure'] as const;
+
+function parseRun(ins: Instruction): Command {
+  const f = flags(ins, { mount: 'strings', network: 'string', security: 'string' });
+  const mounts = f.strings('mount').map((m) => {
+    try {
+      return parseMountSpec(m);
+    } catch (err) {
+      if (err instanceof MountSpecError) throw new Failure(`invalid --mount=${m}: ${err.message}`);
+      throw err;
+    }
+  });
+  const network = f.string('network');
+  if (network !== undefined && !(NETWORKS as readonly string[]).includes(network)) {
+    throw new Failure(`unsupported network mode "${network}"`, 'valid modes: default, none, host');
+  }
+  const security = f.string('security');
+  if (security !== undefined && !(SECURITY as readonly string[]).includes(security)) {
+    throw new Failure(`unsupported security mode "${security}"`, 'valid modes: sandbox, insecure');
+  }
+  return {
+    kind: 'run',
+    command: commandLine(ins),
+    mounts,
+    network: network as (typeof NETWORKS)[number] | undefined,
+    security: security as (typeof SECURITY)[number] | undefined,
+    ...base(ins),
+  };
+}
+
+function interval(f: BFlags, name: string): number {
+  const s = f.string(name);
+  if (s === undefined || s === '') return 0;
+  let ms: number;
+  try {
+    ms = parseGoDuration(s);
+  } catch (err) {
+    throw new Failure((err as Error).message);
+  }
+  if (ms === 0) return 0;
+  if (ms < 1) throw new Failure(`Interval "${name}" cannot be less than 1ms`);
+  return ms;
+}
+
+function parseHealthcheck(ins: Instruction): Command {
+  if (ins.args.length === 0) throw atLeastOne('HEALTHCHECK');
+  const typ = ins.args[0]!.toUpperCase();
+  const rest = ins.args.slice(1);
+  const health: HealthConfig = {
+    test: [],
+    intervalMs: 0,
+    timeoutMs: 0,
+    startPeriodMs: 0,
+    startIntervalMs: 0,
+    retries: 0,
+  };
+  if (typ === 'NONE') {
+    if (rest.length !== 0) throw new Failure('HEALTHCHECK NONE takes no arguments');
+    health.test = ['NONE'];
+    return { kind: 'healthcheck', health, ...base(ins) };
+  }
+  const f = flags(ins, {
+    interval: 'string',
+    timeout: 'string',
+    'start-period': 'string',
+    'start-interval': 'string',
+    retries: 'string',
+  });
+  if (typ !== 'CMD') throw new Failure(`Unknown type "${typ}" in HEALTHCHECK (try CMD)`);
+  if (rest.length === 0) throw new Failure('Missing command after HEALTHCHECK CMD');
+  health.test = [ins.json ? 'CMD' : 'CMD-SHELL', ...rest];
+  health.intervalMs = interval(f, 'interval');
+  health.timeoutMs = interval(f, 'timeout');
+  health.startPeriodMs = interval(f, 'start-period');
+  health.startIntervalMs = interval(f, 'start-interval');
+  const retries = f.string('retries');
+  if (retries !== undefined && retries !== '') {
+    if (!/^[+-]?[0-9]+$/.test(retries) || Math.abs(Number(retries)) > 2 ** 31 - 1) {
+      throw new Failure(`strconv.ParseInt: parsing ${JSON.stringify(retries)}: invalid syntax`);
+    }
+    const n = Number(retries);
+    if (n < 0) throw new Failure(`--retries cannot be negative (${n})`);
+    health.retries = n;
+  }
+  return { kind: 'healthcheck', health, ...base(ins) };
+}
+
+function parseVolume(ins: Instruction): Command {
+  if (ins.args.length === 0) throw atLeastOne('VOLUME');
+  flags(ins, {});
+  const volumes: string[] = [];
+  for (const v of ins.args) {
+    const trimmed = v.trim();
+    if (trimmed === '') throw new Failure('VOLUME specified can not be an empty string');
+    volumes.push(trimmed);
+  }
+  return { kind: 'volume', volumes, ...base(ins) };
+}
+
+function parseArg(ins: Instruction): Command {
+  if (ins.args.length < 1) throw atLeastOne('ARG');
+  flags(ins, {});
+  const defs: ArgDef[] = ins.args.map((arg) => {
+    const eq = arg.indexOf('=');
+    const key = eq < 0 ? arg : arg.slice(0, eq);
+    if (key === '') throw new Failure('ARG names can not be blank');
+    return eq < 0 ? { key } : { key, value: arg.slice(eq + 1) };
+  });
+  return { kind: 'arg', args: defs, ...base(ins) };
+}
+
+function parseShell(ins: Instruction): Command {
+  flags(ins, {});
+  if (!ins.json) throw new Failure('SHELL requires the arguments to be in JSON form');
+  if (ins.args.length === 0) throw new Failure('SHELL requires at least one argument');
+  return { kind: 'shell', shell: [...ins.args], ...base(ins) };
+}
