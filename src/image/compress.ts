@@ -1,0 +1,163 @@
+/**
+ * Layer compression: gzip (Node's zlib, or `pigz` for several cores), zstd (the `zstd` binary:
+ * Node 20's zlib has none) and none. Decompression sniffs the magic bytes, because media types
+ * on the wire are not always honest about what a blob holds.
+ */
+import { spawn } from 'node:child_process';
+import { Duplex, PassThrough, Readable, type Transform } from 'node:stream';
+import { constants, createGunzip, createGzip } from 'node:zlib';
+import { ImageError } from './errors.js';
+import type { Compression } from './media-types.js';
+
+export interface CompressOptions {
+  compression: Compression;
+  /** gzip 1-9 (default 6, as Go's and Docker's default), zstd 1-19 (default 3). */
+  level?: number;
+  /** Use `pigz -p N` for gzip when it is installed; 0 or undefined means Node's zlib. */
+  pigzThreads?: number;
+}
+
+/** Runs a filter program, its stdin and stdout as one duplex stream; a non-zero exit is an error. */
+export function spawnFilter(command: string, args: string[]): Duplex {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
+    if (stderr.length < 4096) stderr += text;
+  });
+
+  // Duplex.from ends the readable side when stdout ends; the exit status arrives separately, so
+  // stdout is relayed through a PassThrough that only ends once the exit code is known.
+  const output = new PassThrough();
+  let stdoutEnded = false;
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const settle = () => {
+    if (!stdoutEnded || exit === undefined) return;
+    if (exit.code === 0) output.end();
+    else {
+      const why = exit.code === null ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+      output.destroy(
+        new ImageError(
+          'IMAGE_COMPRESSOR_FAILED',
+          `${command} failed with ${why}: ${stderr.trim()}`,
+        ),
+      );
+    }
+  };
+  child.stdout.on('end', () => {
+    stdoutEnded = true;
+    settle();
+  });
+  child.stdout.pipe(output, { end: false });
+  child.on('close', (code, signal) => {
+    exit = { code, signal };
+    stdoutEnded = true;
+    settle();
+  });
+  child.on('error', (err) => {
+    output.destroy(
+      new ImageError('IMAGE_COMPRESSOR_FAILED', `cannot run ${command}: ${err.message}`, {
+        cause: err,
+      }),
+    );
+  });
+  // A consumer that stops early closes stdin; the resulting EPIPE is not the interesting error.
+  child.stdin.on('error', () => {});
+
+  const duplex = Duplex.from({ writable: child.stdin, readable: output });
+  duplex.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return duplex;
+}
+
+let pigzAvailable: boolean | undefined;
+
+/** Whether `pigz` can be run (checked once per process). */
+export async function hasPigz(): Promise<boolean> {
+  if (pigzAvailable !== undefined) return pigzAvailable;
+  pigzAvailable = await new Promise<boolean>((resolve) => {
+    const child = spawn('pigz', ['--version'], { stdio: 'ignore' });
+    child.on('error', () => resolve(false));
+    child.on('close', (code) => resolve(code === 0));
+  });
+  return pigzAvailable;
+}
+
+/** A stream that compresses what is written to it. */
+export function createCompressor(options: CompressOptions): Duplex | Transform {
+  const { compression } = options;
+  if (compression === 'none') return new PassThrough();
+  if (compression === 'gzip') {
+    const level = options.level ?? 6;
+    if (options.pigzThreads !== undefined && options.pigzThreads > 0) {
+      // -n: no name and a zero mtime in the gzip header, so the bytes depend only on the input.
+      return spawnFilter('pigz', ['-c', '-n', `-${level}`, '-p', String(options.pigzThreads)]);
+    }
+    return createGzip({ level });
+  }
+  const level = options.level ?? 3;
+  return spawnFilter('zstd', ['-q', '-c', `-${level}`, '--no-progress']);
+}
+
+/** A stream that decompresses what is written to it. */
+export function createDecompressor(compression: Compression): Duplex | Transform {
+  if (compression === 'none') return new PassThrough();
+  if (compression === 'gzip') {
+    // Layers are sometimes several gzip members back to back; zlib reads them all.
+    return createGunzip({ finishFlush: constants.Z_SYNC_FLUSH });
+  }
+  return spawnFilter('zstd', ['-q', '-d', '-c']);
+}
+
+/** Which compression the first bytes of a blob show. */
+export function sniffCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+/** Decompresses a blob of whatever compression its magic bytes show. */
+export async function* decompress(
+  input: AsyncIterable<Buffer | string>,
+): AsyncGenerator<Buffer, void, undefined> {
+  const iterator = input[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let headLength = 0;
+  let done = false;
+  while (headLength < 4) {
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    head.push(chunk);
+    headLength += chunk.length;
+  }
+  const first = Buffer.concat(head);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (first.length > 0) yield first;
+    while (!done) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    }
+  }
+
+  const compression = sniffCompression(first);
+  if (compression === 'none') {
+    yield* all();
+    return;
+  }
+  const source = Readable.from(all());
+  const decompressor = createDecompressor(compression);
+  source.on('error', (err) => decompressor.destroy(err));
+  source.pipe(decompressor);
+  try {
+    for await (const chunk of decompressor) yield chunk as Buffer;
+  } finally {
+    source.destroy();
+    decompressor.destroy();
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * Applies a layer tar to a directory, in one of two forms:
+ *  - 'overlay': the directory is one overlayfs layer; `.wh.NAME` becomes a 0/0 character device
+ *    NAME and `.wh..wh..opq` the `<prefix>.overlay.opaque=y` xattr on its directory (prefix
+ *    'user' for rootless overlay mounts with -o userxattr, 'trusted' otherwise);
+ *  - 'apply': the directory is a whole rootfs; whiteouts delete what they name.
+ * No entry may write outside the directory: absolute paths and '..' are refused, and parent
+ * directories are resolved inside the root, so symlinks are followed as the container sees them.
+ */
+import {
+  chmod,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  rm,
+  symlink,
+} from 'node:fs/promises';
+import { join } from 'node:path';
+import { setAttribute } from 'fs-xattr';
+import { decompress } from '../compress.js';
+import { ExtractError } from '../errors.js';
+import { OPAQUE_WHITEOUT, type TarEntry, WHITEOUT_PREFIX } from './entry.js';
+import { layerPathComponents, resolveDirInRoot } from './resolve-in-root.js';
+import { makeSpecialNodes, type SpecialNode } from './special-nodes.js';
+import { readTar } from './tar-reader.js';
+
+export interface ExtractOptions {
+  whiteouts: 'overlay' | 'apply';
+  /** xattr namespace of overlay markers; default 'user' (rootless overlayfs, -o userxattr). */
+  overlayXattrPrefix?: 'user' | 'trusted';
+  /** Set owners from the tar; default: when running as root (in a user namespace counts). */
+  chown?: boolean;
+  /** Restore extended attributes; default true. */
+  xattrs?: boolean;
+}
+
+export interface ExtractResult {
+  entries: number;
+  /** Things skipped because this process may not do them (devices, some xattrs, owners). */
+  warnings: string[];
+}
+
+interface Pending {
+  node: SpecialNode;
+  entry: TarEntry;
+  whiteout: boolean;
+}
+
+/** Extracts a layer (compressed or not: the magic bytes decide) into `targetDir`. */
+export async function extractLayer(
+  input: AsyncIterable<Buffer | string>,
+  targetDir: string,
+  options: ExtractOptions,
+): Promise<ExtractResult> {
+  const extractor = new LayerExtractor(await realpath(targetDir), options);
+  for await (const { entry, content } of readTar(decompress(input))) {
+    try {
+      await extractor.add(entry, content);
+    } catch (err) {
+      if (err instanceof ExtractError) throw err;
+      throw new ExtractError(
+        'LAYER_EXTRACT_FAILED',
+        `cannot extract layer entry '${entry.path}': ${(err as Error).message}`,
+        entry.path,
+        err,
+      );
+    }
+  }
+  return extractor.finish();
+}
+
+class LayerExtractor {
+  private readonly chown: boolean;
+  private readonly xattrs: boolean;
+  private readonly opaqueXattr: string;
+  /** Host paths this layer created or replaced: an opaque whiteout keeps only these. */
+  private readonly created = new Set<string>();
+  private readonly dirs: Array<{ path: string; entry: TarEntry; ino: number }> = [];
+  private readonly nodes = new Map<string, Pending>();
+  private readonly warnings = new Map<string, { message: string; count: number }>();
+  private count = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly options: ExtractOptions,
+  ) {
+    this.chown = options.chown ?? process.getuid?.() === 0;
+    this.xattrs = options.xattrs ?? true;
+    this.opaqueXattr = `${options.overlayXattrPrefix ?? 'user'}.overlay.opaque`;
+  }
+
+  async add(entry: TarEntry, content: AsyncIterable<Buffer>): Promise<void> {
+    this.count++;
+    if (entry.path === '.') {
+      if (entry.type !== 'dir') throw invalid(entry, 'the root of a layer must be a directory');
+      await this.applyDir(this.root, entry);
+      return;
+    }
+
+    const parts = layerPathComponents(entry.path, entry.path);
+    const base = parts.pop();
+    if (base === undefined) throw invalid(entry, 'the path is empty');
+    const parent = await resolveDirInRoot(this.root, parts, entry.path, {
+      create: true,
+      onCreate: (path) => this.created.add(path),
+    });
+
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      await this.whiteout(entry, parent, base);
+      return;
+    }
+    const target = join(parent, base);
+    this.nodes.delete(target);
+    await this.clear(target, entry.type === 'dir');
+    this.created.add(target);
+
+    switch (entry.type) {
+      case 'dir':
+        await mkdir(target, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        });
+        await this.applyDir(target, entry);
+        return;
+      case 'file':
+        await writeContent(target, content);
+        await this.applyOwnerAndXattrs(target, entry);
+        await chmod(target, entry.mode & 0o7777);
+        await this.setTimes(target, entry);
+        return;
+      case 'symlink':
+        await symlink(entry.linkname ?? '', target);
+        await this.lchown(target, entry);
+        await this.setTimes(target, entry);
+        return;
+      case 'hardlink':
+        await link(await this.hardlinkSource(entry), target);
+        return;
+      case 'char':
+      case 'block':
+      case 'fifo':
+        this.nodes.set(target, {
+          node: {
+            path: target,
+            kind: entry.type,
+            major: entry.devmajor ?? 0,
+            minor: entry.devminor ?? 0,
+            mode: 0o600,
+          },
+          entry,
+          whiteout: false,
+        });
+        return;
+    }
+  }
+
+  async finish(): Promise<ExtractResult> {
+    await this.flushNodes();
+    // Directory modes and times last: creating children changes a directory's mtime, and a
+    // read-only directory would stop an unprivileged extractor from creating them.
+    for (const { path, entry, ino } of this.dirs.reverse()) {
+      const stats = await lstat(path).catch(() => undefined);
+      if (stats === undefined || !stats.isDirectory() || stats.ino !== ino) continue;
+      await chmod(path, entry.mode & 0o7777);
+      await this.setTimes(path, entry);
+    }
+    const warnings = [...this.warnings.values()].map(({ message, count }) =>
+      count > 1 ? `${message} (and ${count - 1} more like it)` : message,
+    );
+    return { entries: this.count, warnings };
+  }
+
+  private async whiteout(entry: TarEntry, parent: string, base: string): Promise<void> {
+    if (base === OPAQUE_WHITEOUT) {
+      if (this.options.whiteouts === 'overlay') {
+        await setAttribute(parent, this.opaqueXattr, Buffer.from('y'));
+      } else {
+        await this.removeNotCreated(parent);
+      }
+      return;
+    }
+    // Other '.wh..wh.' names are AUFS bookkeeping (e.g. '.wh..wh.plnk'), not whiteouts.
+    if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) return;
+    const name = base.slice(WHITEOUT_PREFIX.length);
+    if (name === '' || name === '.' || name === '..') throw invalid(entry, 'bad whiteout name');
+
+    const target = join(parent, name);
+    this.nodes.delete(target);
+    await rm(target, { recursive: true, force: true });
+    if (this.options.whiteouts === 'apply') return;
+    this.created.add(target);
+    this.nodes.set(target, {
+      node: { path: target, kind: 'char', major: 0, minor: 0, mode: 0 },
+      entry,
+      whiteout: true,
+    });
+  }
+
+  /** Makes room for an entry: anything there goes, except a directory that stays a directory. */
+  private async clear(target: string, keepDir: boolean): Promise<void> {
+    const stats = await lstat(target).catch(() => undefined);
+    if (stats === undefined) return;
+    if (keepDir && stats.isDirectory()) return;
+    await rm(target, { recursive: true, force: true });
+  }
+
+  private async removeNotCreated(dir: string): Promise<void> {
+    for (const name of await readdir(dir)) {
+      const path = join(dir, name);
+      if (!this.created.has(path)) {
+        await rm(path, { recursive: true, force: true });
+        continue;
+      }
+      const stats = await lstat(path);
+      if (stats.isDirectory()) await this.removeNotCreated(path);
+    }
+  }
+
+  private async hardlinkSource(entry: TarEntry): Promise<string> {
+    const parts = layerPathComponents(entry.linkname ?? '', entry.path, 'link target');
+    const base = parts.pop();
+    if (base === undefined) throw invalid(entry, 'the hardlink has no target');
+    let parent: string;
+    try {
+      parent = await resolveDirInRoot(this.root, parts, entry.path, { create: false });
+    } catch (err) {
+      if (err instanceof ExtractError && err.code === 'LAYER_PATH_ESCAPE') {
+        throw new ExtractError('LAYER_LINK_ESCAPE', err.message, entry.path);
+      }
+      throw err;
+    }
+    const source = join(parent, base);
+    if (this.nodes.has(source)) await this.flushNodes();
+    const stats = await lstat(source).catch(() => undefined);
+    if (stats === undefined) throw invalid(entry, `hardlink target '${entry.linkname}' is missing`);
+    if (stats.isDirectory()) throw invalid(entry, 'a hardlink cannot point at a directory');
+    return source;
+  }
+
+  private async applyDir(path: string, entry: TarEntry): Promise<void> {
+    await this.applyOwnerAndXattrs(path, entry);
+    const stats = await lstat(path);
+    this.dirs.push({ path, entry, ino: stats.ino });
+  }
+
+  private async flushNodes(): Promise<void> {
+    if (this.nodes.size === 0) return;
+    const pending = [...this.nodes.values()];
+    this.nodes.clear();
+    const failed = await makeSpecialNodes(pending.map((p) => p.node));
+    for (const { node, entry, whiteout } of pending) {
+      if (failed.has(node.path)) {
+        if (whiteout) {
+          throw new ExtractError(
+            'LAYER_EXTRACT_FAILED',
+            `cannot create the overlay whiteout for '${entry.path}' (mknod 0/0 was refused)`,
+            entry.path,
+          );
+        }
+        this.warn(`node:${entry.type}`, `skipped ${entry.type} '${entry.path}': mknod refused`);
+        continue;
+      }
+      await this.applyOwnerAndXattrs(node.path, entry);
+      if (!whiteout) await chmod(node.path, entry.mode & 0o7777);
+      await this.setTimes(node.path, entry);
+    }
+  }
+
+  private async applyOwnerAndXattrs(path: string, entry: TarEntry): Promise<void> {
+    // chown clears setuid bits and security.capability, so it goes first.
+    await this.lchown(path, entry);
+    if (!this.xattrs || entry.xattrs === undefined) return;
+    for (const [name, value] of Object.entries(entry.xattrs)) {
+      try {
+        await setAttribute(path, name, value);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        this.warn(
+          `xattr:${name}:${code}`,
+          `could not set xattr ${name} on '${entry.path}': ${code}`,
+        );
+      }
+    }
+  }
+
+  private async lchown(path: string, entry: TarEntry): Promise<void> {
+    if (!this.chown) return;
+    try {
+      await lchown(path, entry.uid, entry.gid);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'EINVAL') throw err;
+      this.warn(`chown:${code}`, `could not chown '${entry.path}' to ${entry.uid}:${entry.gid}`);
+    }
+  }
+
+  private async setTimes(path: string, entry: TarEntry): Promise<void> {
+    // Seconds as a double keep about a microsecond of precision: finer is lost here.
+    const whole = entry.mtimeNs / 1_000_000_000n;
+    const seconds = Number(whole) + Number(entry.mtimeNs - whole * 1_000_000_000n) / 1e9;
+    await lutimes(path, seconds, seconds);
+  }
+
+  private warn(key: string, message: string): void {
+    const existing = this.warnings.get(key);
+    if (existing === undefined) this.warnings.set(key, { message, count: 1 });
+    else existing.count++;
+  }
+}
+
+async function writeContent(target: string, content: AsyncIterable<Buffer>): Promise<void> {
+  // 'wx' fails if anything (a symlink planted by an earlier entry) is there, so the write can
+  // never be redirected.
+  const handle = await open(target, 'wx', 0o600);
+  try {
+    for await (const chunk of content) {
+      let offset = 0;
+      while (offset < chunk.length) {
+        const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+        offset += bytesWritten;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function invalid(entry: TarEntry, detail: string): ExtractError {
+  return new ExtractError(
+    'LAYER_INVALID_PATH',
+    `layer entry '${entry.path}': ${detail}`,
+    entry.path,
+  );
+}
