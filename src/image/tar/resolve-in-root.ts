@@ -17,7 +17,7 @@ export interface ResolveOptions {
   onCreate?: (path: string) => void;
 }
 
-function escape(
+function escapeError(
   entryPath: string,
   detail: string,
   code: 'LAYER_PATH_ESCAPE' | 'LAYER_LINK_ESCAPE' = 'LAYER_PATH_ESCAPE',
@@ -47,7 +47,7 @@ export async function resolveDirInRoot(
     const component = pending.pop()!;
     if (component === '' || component === '.') continue;
     if (component === '..') {
-      if (resolved.length === 0) throw escape(entryPath, "a '..' climbs above the root");
+      if (resolved.length === 0) throw escapeError(entryPath, "a '..' climbs above the root");
       resolved.pop();
       continue;
     }
@@ -71,7 +71,7 @@ export async function resolveDirInRoot(
       options.onCreate?.(hostPath);
       resolved.push(component);
     } else if (stats.isSymbolicLink()) {
-      if (++links > MAX_SYMLINKS) throw escape(entryPath, 'too many levels of symbolic links');
+      if (++links > MAX_SYMLINKS) throw escapeError(entryPath, 'too many levels of symbolic links');
       const target = await readlink(hostPath);
       if (target.startsWith('/')) resolved.length = 0;
       for (const part of target.split('/').reverse()) pending.push(part);
@@ -98,11 +98,12 @@ export function layerPathComponents(
   what: 'path' | 'link target' = 'path',
 ): string[] {
   const code = what === 'path' ? 'LAYER_PATH_ESCAPE' : 'LAYER_LINK_ESCAPE';
-  if (path.startsWith('/')) throw escape(entryPath, `the ${what} '${path}' is absolute`, code);
+  if (path.startsWith('/')) throw escapeError(entryPath, `the ${what} '${path}' is absolute`, code);
   if (path.includes('\0')) {
     throw new ExtractError('LAYER_INVALID_PATH', `layer ${what} has a NUL byte`, entryPath);
   }
   const parts = path.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw escape(entryPath, `the ${what} '${path}' contains '..'`, code);
+  if (parts.includes('..'))
+    throw escapeError(entryPath, `the ${what} '${path}' contains '..'`, code);
   return parts;
 }
