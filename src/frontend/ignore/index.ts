@@ -1,0 +1,1 @@
+export { cleanPath, findIgnoreFile, type IgnoreFile, IgnoreMatcher } from './ignore-matcher.js';
