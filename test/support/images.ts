@@ -297,7 +297,10 @@ async function cachedLayout(
       const descriptor = await build(scratch, stage);
       await writeLayoutIndex(scratch, descriptor, FIXTURE_TAG);
       await runCommand('skopeo', ['inspect', '--raw', `oci:${scratch}:${FIXTURE_TAG}`]);
-      await rename(scratch, dir);
+      await rename(scratch, dir).catch((err: NodeJS.ErrnoException) => {
+        // Another process got here first (a lock broken as stale); its layout is as good.
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+      });
     } finally {
       await rm(stage, { recursive: true, force: true });
       await rm(scratch, { recursive: true, force: true });
