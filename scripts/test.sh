@@ -4,6 +4,11 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Test files named on the command line are relative to where the caller stands.
+args=()
+for arg in "$@"; do
+  args+=("$(realpath -m -- "$arg")")
+done
 cd "$root"
 
 scripts/install-deps.sh
@@ -13,8 +18,8 @@ fi
 npm run build
 npx biome check src test scripts
 
-if [[ $# -gt 0 ]]; then
-  files=("$@")
+if [[ ${#args[@]} -gt 0 ]]; then
+  files=("${args[@]}")
 else
   # Only tests whose TypeScript source still exists: dist/ keeps the output of deleted or
   # renamed tests, and those must not run.
