@@ -1,0 +1,208 @@
+/**
+ * COPY (and ADD of local files) into a fresh layer directory, with Docker's rules: a directory
+ * source copies its contents; a file goes inside a destination that ends in '/' or is an existing
+ * directory; a symlink named as a source is followed, links met while walking are kept; hard
+ * links within the copied set stay hard links; owners are 0:0 for context files (kept for
+ * --from sources) unless --chown; an existing destination directory keeps its mode and owner.
+ */
+
+import type { BigIntStats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { BuildError, InputError } from '../../errors.js';
+import { compareNames } from '../snapshot/entry-from-stat.js';
+import { LayerStack, pathComponents } from '../snapshot/layer-stack.js';
+import { type ModeChange, parseChmod } from './chmod-spec.js';
+import { LayerWriter, type Owner } from './layer-writer.js';
+import { goMatch, hasWildcard, PatternList } from './path-match.js';
+
+export interface CopySpec {
+  /** The build context dir, or the merged root of the --from stage or image. */
+  sourceRoot: string;
+  /** Source paths relative to sourceRoot (a leading '/' is allowed), with Go wildcards. */
+  sources: string[];
+  /** Absolute destination inside the image; a trailing '/' means a directory. */
+  dest: string;
+  /** The fresh layer dir to write into (overlay format, above destStack). */
+  targetDir: string;
+  /** The destination image's layers, to see what exists there. */
+  destStack: LayerStack;
+  /** True for --from sources: without --chown they keep their owners. */
+  fromStage?: boolean;
+  chown?: Owner;
+  chmod?: string;
+  /** --exclude patterns, relative to each copied source. */
+  exclude?: string[];
+  /** The context's .dockerignore matcher (paths relative to sourceRoot); true = excluded. */
+  ignore?: (relPath: string) => boolean;
+}
+
+interface SourceMatch {
+  /** Name the copy gets inside a destination directory (the name as written, link or not). */
+  name: string;
+  /** Path relative to sourceRoot as written, for the ignore matcher. */
+  rel: string;
+  hostPath: string;
+  stat: BigIntStats;
+}
+
+function sourceNotFound(source: string): BuildError {
+  return new BuildError('COPY_SOURCE_NOT_FOUND', `"${source}": not found`, {
+    hint: 'check the path and that .dockerignore does not exclude it',
+  });
+}
+
+/** Lexical check: a source may not climb out of its root with '..'. */
+function sourceParts(source: string): string[] {
+  const parts: string[] = [];
+  for (const part of pathComponents(source)) {
+    if (part !== '..') parts.push(part);
+    else if (parts.pop() === undefined) {
+      throw new InputError(
+        'COPY_OUTSIDE_CONTEXT',
+        `forbidden path outside the build context: ${source}`,
+      );
+    }
+  }
+  return parts;
+}
+
+async function expandSource(
+  spec: CopySpec,
+  root: LayerStack,
+  source: string,
+): Promise<SourceMatch[]> {
+  const parts = sourceParts(source);
+  let prefixes: string[][] = [[]];
+
+  for (const part of parts) {
+    const next: string[][] = [];
+    for (const prefix of prefixes) {
+      if (!hasWildcard(part)) {
+        next.push([...prefix, part.replaceAll('\\', '')]);
+        continue;
+      }
+      const dir = await root.stat(`/${prefix.join('/')}`);
+      if (dir === undefined || !dir.stat.isDirectory()) continue;
+      for (const name of (await readdir(dir.hostPath)).sort(compareNames)) {
+        if (goMatch(part, name)) next.push([...prefix, name]);
+      }
+    }
+    prefixes = next;
+  }
+
+  const matches: SourceMatch[] = [];
+  for (const prefix of prefixes) {
+    const rel = prefix.join('/');
+    if (rel !== '' && spec.ignore?.(rel) === true) continue;
+    const hit = await root.stat(`/${rel}`);
+    if (hit === undefined) continue;
+    matches.push({ name: prefix.at(-1) ?? '', rel, hostPath: hit.hostPath, stat: hit.stat });
+  }
+  if (matches.length === 0 && !parts.some(hasWildcard)) throw sourceNotFound(source);
+  return matches;
+}
+
+export async function copyFiles(spec: CopySpec): Promise<void> {
+  if (spec.sources.length === 0) throw new InputError('COPY_NO_SOURCE', 'COPY needs a source');
+  if (!spec.dest.startsWith('/')) {
+    throw new InputError('COPY_RELATIVE_DEST', `destination must be absolute here: ${spec.dest}`);
+  }
+  if (spec.sources.length > 1 && !spec.dest.endsWith('/')) {
+    throw new InputError(
+      'COPY_DEST_NOT_DIR',
+      'When using COPY with more than one source file, the destination must be a directory and end with a /',
+    );
+  }
+
+  const root = new LayerStack([spec.sourceRoot], spec.destStack.xattrPrefix);
+  const matches: SourceMatch[] = [];
+  for (const source of spec.sources) matches.push(...(await expandSource(spec, root, source)));
+
+  const writer = new LayerWriter(spec.targetDir, spec.destStack, spec.chown);
+  const ownerOf = (st: BigIntStats): Owner =>
+    spec.chown ??
+    (spec.fromStage === true ? { uid: Number(st.uid), gid: Number(st.gid) } : { uid: 0, gid: 0 });
+  const modeChange: ModeChange | undefined =
+    spec.chmod === undefined ? undefined : parseChmod(spec.chmod);
+  const modeOf = (st: BigIntStats): number => {
+    const mode = Number(st.mode & 0o7777n);
+    return modeChange === undefined || st.isSymbolicLink()
+      ? mode
+      : modeChange(mode, st.isDirectory());
+  };
+
+  const destRaw = await spec.destStack.resolve(spec.dest);
+  const destHit = await spec.destStack.lstat(destRaw);
+  const destIsDir =
+    spec.dest.endsWith('/') || matches.length > 1 || destHit?.stat.isDirectory() === true;
+
+  for (const match of matches) {
+    const exclude = new PatternList(spec.exclude ?? []);
+    if (match.stat.isDirectory()) {
+      await writer.ensureDir(destRaw, {
+        stat: match.stat,
+        owner: ownerOf(match.stat),
+        mode: modeOf(match.stat),
+      });
+      await copyTree(writer, match.hostPath, match.rel, destRaw, '', {
+        spec,
+        exclude,
+        ownerOf,
+        modeOf,
+      });
+      continue;
+    }
+    const target = destIsDir ? path.posix.join(destRaw, match.name) : destRaw;
+    await writer.ensureParents(target);
+    await writer.writeNode(
+      match.hostPath,
+      target,
+      match.stat,
+      ownerOf(match.stat),
+      modeOf(match.stat),
+    );
+  }
+  await writer.finish();
+}
+
+interface TreeContext {
+  spec: CopySpec;
+  exclude: PatternList;
+  ownerOf: (st: BigIntStats) => Owner;
+  modeOf: (st: BigIntStats) => number;
+}
+
+/** Copies the children of `hostDir` into the container dir `destDir`, links kept as links. */
+async function copyTree(
+  writer: LayerWriter,
+  hostDir: string,
+  relDir: string,
+  destDir: string,
+  relToSource: string,
+  ctx: TreeContext,
+): Promise<void> {
+  for (const name of (await readdir(hostDir)).sort(compareNames)) {
+    const rel = relDir === '' ? name : `${relDir}/${name}`;
+    const below = relToSource === '' ? name : `${relToSource}/${name}`;
+    const hostPath = path.join(hostDir, name);
+    const st = await lstat(hostPath, { bigint: true });
+    const ignored = ctx.spec.ignore?.(rel) === true || ctx.exclude.matches(below);
+    // An excluded directory is still walked when exception patterns could re-include its files;
+    // it is then created only if something under it is.
+    if (ignored && !(st.isDirectory() && ctx.exclude.hasExceptions)) continue;
+
+    const target = path.posix.join(destDir, name);
+    if (st.isDirectory()) {
+      const meta = { stat: st, owner: ctx.ownerOf(st), mode: ctx.modeOf(st) };
+      if (ignored) {
+        writer.deferDir(target, meta);
+      } else {
+        await writer.ensureDir(target, meta, true);
+      }
+      await copyTree(writer, hostPath, rel, target, below, ctx);
+      continue;
+    }
+    await writer.writeNode(hostPath, target, st, ctx.ownerOf(st), ctx.modeOf(st));
+  }
+}

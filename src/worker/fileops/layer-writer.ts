@@ -1,0 +1,256 @@
+/**
+ * Writes files into a fresh layer directory that sits above a destination image. Directories the
+ * image already has are re-created with their existing mode, owner and xattrs (so the layer does
+ * not change them); directories that must be made are 0755, owned by root or the --chown owner,
+ * as BuildKit makes a COPY's missing parents. Directory times are set last, deepest first.
+ */
+
+import { spawn } from 'node:child_process';
+import type { BigIntStats } from 'node:fs';
+import {
+  chmod,
+  chown,
+  constants,
+  copyFile,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  readlink,
+  rm,
+  symlink,
+} from 'node:fs/promises';
+import path from 'node:path';
+import { setAttribute } from 'fs-xattr';
+import { BuildError } from '../../errors.js';
+import { deviceNumbers, readXattrs } from '../snapshot/entry-from-stat.js';
+import type { LayerStack } from '../snapshot/layer-stack.js';
+import { pathComponents } from '../snapshot/layer-stack.js';
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+export interface DirMeta {
+  /** The source directory's stat (for mtime and xattrs). */
+  stat: BigIntStats;
+  owner: Owner;
+  mode: number;
+}
+
+interface DirFinal {
+  hostPath: string;
+  /** Copy metadata from here (an image dir kept as it is, or a source dir). */
+  from?: { hostPath: string; stat: BigIntStats; owner: Owner; mode: number };
+  /** Keep the original mtime unless something new was created directly inside. */
+  keepMtime: boolean;
+  received: boolean;
+}
+
+const secs = (ns: bigint): number => Number(ns) / 1e9;
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new BuildError('COPY_MKNOD', `${cmd}: ${err.trim()}`)),
+    );
+  });
+}
+
+async function exists(p: string): Promise<BigIntStats | undefined> {
+  try {
+    return await lstat(p, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
+export class LayerWriter {
+  private readonly dirs = new Map<string, DirFinal>();
+  private readonly deferred = new Map<string, DirMeta>();
+  private readonly links = new Map<string, string>();
+
+  constructor(
+    private readonly targetDir: string,
+    private readonly stack: LayerStack,
+    private readonly chownTo?: Owner,
+  ) {}
+
+  private host(containerPath: string): string {
+    return path.join(this.targetDir, ...pathComponents(containerPath));
+  }
+
+  private received(containerPath: string): void {
+    const parent = path.posix.dirname(containerPath);
+    const d = this.dirs.get(parent);
+    if (d !== undefined) d.received = true;
+  }
+
+  /** Metadata for a directory that is only created if something inside it is copied. */
+  deferDir(containerPath: string, meta: DirMeta): void {
+    this.deferred.set(path.posix.normalize(containerPath), meta);
+  }
+
+  /** Makes every directory above `containerPath`. */
+  async ensureParents(containerPath: string): Promise<void> {
+    const parts = pathComponents(containerPath);
+    for (let i = 1; i < parts.length; i++) await this.ensureOne(`/${parts.slice(0, i).join('/')}`);
+  }
+
+  private async ensureOne(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    const hostPath = this.host(dir);
+    const onDisk = await exists(hostPath);
+    if (onDisk?.isDirectory()) return;
+
+    const deferred = this.deferred.get(dir);
+    const hit = deferred === undefined ? await this.stack.lstat(dir) : undefined;
+    if (hit !== undefined && !hit.stat.isDirectory()) {
+      throw new BuildError('COPY_NOT_DIR', `cannot copy to ${dir}: not a directory`);
+    }
+    if (onDisk !== undefined) await rm(hostPath, { recursive: true, force: true });
+    await mkdir(hostPath, { mode: 0o755 });
+    this.received(dir);
+
+    if (deferred !== undefined) {
+      this.dirs.set(dir, {
+        hostPath,
+        from: { ...deferred, hostPath: '' },
+        keepMtime: true,
+        received: false,
+      });
+    } else if (hit !== undefined) {
+      const st = hit.stat;
+      const from = {
+        hostPath: hit.hostPath,
+        stat: st,
+        owner: { uid: Number(st.uid), gid: Number(st.gid) },
+        mode: Number(st.mode & 0o7777n),
+      };
+      this.dirs.set(dir, { hostPath, from, keepMtime: true, received: false });
+    } else {
+      const owner = this.chownTo ?? { uid: 0, gid: 0 };
+      await chown(hostPath, owner.uid, owner.gid);
+      await chmod(hostPath, 0o755);
+      this.dirs.set(dir, { hostPath, keepMtime: false, received: true });
+    }
+  }
+
+  /**
+   * A directory the copy produces. The top destination of a directory source keeps an existing
+   * image directory's metadata (Docker copies only the contents); a nested one (`nested`) takes
+   * the source directory's.
+   */
+  async ensureDir(dir: string, meta: DirMeta, nested = false): Promise<void> {
+    const norm = path.posix.normalize(dir);
+    await this.ensureParents(norm);
+    if (norm === '/') return;
+    if (!nested) {
+      const hit = await this.stack.lstat(norm);
+      if (hit?.stat.isDirectory() === true) {
+        await this.ensureOne(norm);
+        return;
+      }
+      if (hit !== undefined)
+        throw new BuildError('COPY_NOT_DIR', `cannot copy a directory to ${norm}: not a directory`);
+    }
+    const hostPath = this.host(norm);
+    const onDisk = await exists(hostPath);
+    if (onDisk !== undefined && !onDisk.isDirectory()) await rm(hostPath, { force: true });
+    if (!onDisk?.isDirectory()) {
+      await mkdir(hostPath, { mode: 0o755 });
+      this.received(norm);
+    }
+    this.dirs.set(norm, {
+      hostPath,
+      from: { ...meta, hostPath: '' },
+      keepMtime: true,
+      received: false,
+    });
+    this.deferredSource.set(norm, meta);
+  }
+
+  private readonly deferredSource = new Map<string, DirMeta>();
+
+  /** Copies one non-directory (file, symlink, FIFO, device) to `containerPath`. */
+  async writeNode(
+    src: string,
+    containerPath: string,
+    st: BigIntStats,
+    owner: Owner,
+    mode: number,
+  ): Promise<void> {
+    const dest = this.host(containerPath);
+    const onDisk = await exists(dest);
+    if (onDisk !== undefined) await rm(dest, { recursive: true, force: true });
+    this.received(containerPath);
+
+    const key = `${st.dev}:${st.ino}`;
+    const first = st.nlink > 1n ? this.links.get(key) : undefined;
+    if (first !== undefined) {
+      await link(first, dest);
+      return;
+    }
+    if (st.nlink > 1n) this.links.set(key, dest);
+
+    if (st.isSymbolicLink()) {
+      await symlink(await readlink(src), dest);
+      await lchown(dest, owner.uid, owner.gid);
+      await lutimes(dest, secs(st.atimeNs), secs(st.mtimeNs));
+      return;
+    }
+    if (st.isFile()) {
+      await copyFile(src, dest, constants.COPYFILE_FICLONE);
+    } else if (st.isFIFO()) {
+      await run('/usr/bin/mkfifo', [dest]);
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      const { major, minor } = deviceNumbers(st.rdev);
+      await run('/usr/bin/mknod', [
+        dest,
+        st.isCharacterDevice() ? 'c' : 'b',
+        String(major),
+        String(minor),
+      ]);
+    } else {
+      return; // Sockets cannot be carried in a layer.
+    }
+    await chown(dest, owner.uid, owner.gid);
+    // chmod after chown: chown clears setuid/setgid bits.
+    await chmod(dest, mode);
+    await copyXattrs(src, dest, this.stack.xattrPrefix);
+    // Node's utimes takes seconds as a double: digits below about a microsecond are lost.
+    await lutimes(dest, secs(st.atimeNs), secs(st.mtimeNs));
+  }
+
+  /** Applies directory metadata, deepest first, after everything inside exists. */
+  async finish(): Promise<void> {
+    const ordered = [...this.dirs.entries()].sort((a, b) => b[0].length - a[0].length);
+    for (const [dir, d] of ordered) {
+      const from = d.from;
+      if (from === undefined) continue;
+      await chown(d.hostPath, from.owner.uid, from.owner.gid);
+      await chmod(d.hostPath, from.mode);
+      const srcHost = from.hostPath !== '' ? from.hostPath : undefined;
+      if (srcHost !== undefined) await copyXattrs(srcHost, d.hostPath, this.stack.xattrPrefix);
+      const isSource = this.deferredSource.has(dir) || from.hostPath === '';
+      if (isSource || (d.keepMtime && !d.received)) {
+        await lutimes(d.hostPath, secs(from.stat.atimeNs), secs(from.stat.mtimeNs));
+      }
+    }
+  }
+}
+
+async function copyXattrs(src: string, dest: string, prefix: 'user' | 'trusted'): Promise<void> {
+  for (const [name, value] of Object.entries((await readXattrs(src, prefix)) ?? {})) {
+    // security.* and trusted.* may be refused inside a user namespace; the copy goes on without.
+    await setAttribute(dest, name, value).catch(() => undefined);
+  }
+}
