@@ -1,9 +1,41 @@
-import { Command } from 'commander';
+import { createRequire } from 'node:module';
+import { Command, CommanderError } from 'commander';
+import { KilnError } from '../errors.js';
+import { buildAction } from './build-action.js';
+import { buildCommand } from './build-command.js';
+import { debugCommand } from './debug-command.js';
 
-/** Builds the commander program; each subcommand lives in its own file. */
+const require = createRequire(import.meta.url);
+const { version } = require('../../../package.json') as { version: string };
+
+/** Runs the kiln CLI and resolves to the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
-  const program = new Command('kiln');
-  program.description('Build OCI images from Dockerfiles without a daemon and without privileges');
-  await program.parseAsync(argv);
-  return 0;
+  let exitCode = 0;
+  const setExit = (code: number): void => {
+    exitCode = code;
+  };
+
+  const program = new Command('kiln')
+    .description('Build OCI images from Dockerfiles without a daemon and without privileges')
+    .version(version, '-v, --version')
+    .exitOverride()
+    .showHelpAfterError();
+  program.addCommand(buildCommand(async (ctx, flags) => setExit(await buildAction(ctx, flags))));
+  program.addCommand(debugCommand(setExit));
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here with exit code 0; usage errors with 2.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof KilnError) {
+      process.stderr.write(`kiln: ${err.message}\n`);
+      if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  return exitCode;
 }

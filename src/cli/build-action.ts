@@ -1,0 +1,79 @@
+import { KilnError } from '../errors.js';
+import { EventBus } from '../events/event-bus.js';
+import { runBuild } from '../solver/run-build.js';
+import { reexecInUserNamespace } from '../worker/sandbox/userns.js';
+import { type BuildFlags, toBuildRequest } from './build-options.js';
+import { errorEvent } from './error-event.js';
+import { attachProgress } from './progress.js';
+import { writeResultFiles } from './result-files.js';
+
+/**
+ * `kiln build`: validate the flags, move into the user namespace (a child process of the same
+ * binary), then build and report. Bad flags fail before any namespace is made.
+ */
+export async function buildAction(context: string, flags: BuildFlags): Promise<number> {
+  const bus = new EventBus();
+  let finish: () => void;
+  try {
+    finish = attachProgress(bus, flags.progress, process.stderr);
+  } catch (err) {
+    return reportWithoutBus(err);
+  }
+
+  try {
+    const request = toBuildRequest(context, flags, process.cwd(), process.env);
+    const childExit = await reexecInUserNamespace({ isolation: request.isolation });
+    if (childExit !== undefined) return childExit;
+
+    const abort = new AbortController();
+    const interrupted = onSignals(abort);
+    try {
+      const outcome = await runBuild(request, bus, abort.signal);
+      await writeResultFiles(outcome, flags.metadataFile, flags.iidfile);
+      bus.emit({
+        type: 'result',
+        ...(outcome.manifestDigest ? { digest: outcome.manifestDigest } : {}),
+        ...(outcome.configDigest ? { config_digest: outcome.configDigest } : {}),
+        names: outcome.names,
+      });
+      return 0;
+    } catch (err) {
+      const signal = interrupted.signal();
+      if (signal) return signal === 'SIGINT' ? 130 : 143;
+      throw err;
+    } finally {
+      interrupted.dispose();
+    }
+  } catch (err) {
+    bus.emit(errorEvent(err));
+    return err instanceof KilnError ? err.exitCode : 1;
+  } finally {
+    finish();
+  }
+}
+
+function onSignals(abort: AbortController): {
+  signal: () => string | undefined;
+  dispose: () => void;
+} {
+  let received: string | undefined;
+  const handler = (sig: NodeJS.Signals): void => {
+    received = sig;
+    abort.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: () => received,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+function reportWithoutBus(err: unknown): number {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`ERROR: ${message}\n`);
+  return err instanceof KilnError ? err.exitCode : 1;
+}

@@ -1,0 +1,159 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { InputError } from '../errors.js';
+import type {
+  BuildRequest,
+  CacheSpec,
+  Isolation,
+  NetworkMode,
+  SecretSpec,
+} from '../solver/build-request.js';
+import { parseCsvFields } from './csv-fields.js';
+import { parseOutputSpec } from './output-spec.js';
+
+/** The options of `kiln build` as commander hands them over. */
+export interface BuildFlags {
+  file?: string;
+  tag: string[];
+  target?: string;
+  buildArg: string[];
+  label: string[];
+  platform?: string;
+  output: string[];
+  push?: boolean;
+  cacheDir?: string;
+  cache?: boolean;
+  cacheFrom: string[];
+  cacheTo: string[];
+  secret: string[];
+  network: string;
+  isolation: string;
+  insecureRegistry: string[];
+  registryMirror: string[];
+  progress: string;
+  metadataFile?: string;
+  iidfile?: string;
+}
+
+/** The default cache directory: $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else ~/.cache/kiln. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  if (env.KILN_CACHE_DIR) return path.resolve(env.KILN_CACHE_DIR);
+  const base = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
+  return path.join(base, 'kiln');
+}
+
+/** Turns `K=V` or `K` (value from the environment, skipped when unset) flags into a map. */
+export function parseKeyValues(
+  values: string[],
+  flag: string,
+  env: NodeJS.ProcessEnv,
+): Map<string, string> {
+  const result = new Map<string, string>();
+  for (const item of values) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    if (key === '') throw new InputError('FLAG_INVALID', `${flag}: empty name in "${item}"`);
+    if (eq >= 0) result.set(key, item.slice(eq + 1));
+    else if (env[key] !== undefined) result.set(key, env[key] ?? '');
+  }
+  return result;
+}
+
+function parseCacheSpec(text: string, flag: string, cwd: string): CacheSpec {
+  const fields = new Map(parseCsvFields(text, flag));
+  const type = fields.get('type') ?? 'registry';
+  const mode = fields.get('mode') ?? 'min';
+  if (mode !== 'min' && mode !== 'max') {
+    throw new InputError('FLAG_INVALID', `${flag}: mode must be min or max, got "${mode}"`);
+  }
+  if (type === 'registry') {
+    const ref = fields.get('ref') ?? (fields.has('type') ? undefined : text);
+    if (!ref) throw new InputError('FLAG_INVALID', `${flag} type=registry needs ref=`);
+    return { type: 'registry', ref, mode };
+  }
+  if (type === 'local') {
+    const dir = flag === '--cache-to' ? fields.get('dest') : fields.get('src');
+    if (!dir) {
+      const key = flag === '--cache-to' ? 'dest' : 'src';
+      throw new InputError('FLAG_INVALID', `${flag} type=local needs ${key}=`);
+    }
+    return { type: 'local', dir: path.resolve(cwd, dir), mode };
+  }
+  throw new InputError('FLAG_INVALID', `${flag}: unknown cache type "${type}"`, {
+    hint: 'valid types: registry, local',
+  });
+}
+
+function parseSecret(text: string, cwd: string): SecretSpec {
+  const fields = new Map(parseCsvFields(text, '--secret'));
+  const id = fields.get('id');
+  if (!id) throw new InputError('FLAG_INVALID', `--secret needs id=, got "${text}"`);
+  const src = fields.get('src') ?? fields.get('source');
+  const env = fields.get('env');
+  if (src !== undefined) return { id, source: { kind: 'file', path: path.resolve(cwd, src) } };
+  if (env !== undefined) return { id, source: { kind: 'env', name: env } };
+  // Docker's rule: with neither src nor env, an environment variable named like the id wins,
+  // else a file named like the id.
+  return { id, source: { kind: 'env', name: id } };
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new InputError('FLAG_INVALID', `${flag}: unknown value "${value}"`, {
+    hint: `valid values: ${allowed.join(', ')}`,
+  });
+}
+
+/** Validates the flags of `kiln build CONTEXT` and resolves paths against `cwd`. */
+export function toBuildRequest(
+  context: string,
+  flags: BuildFlags,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): BuildRequest {
+  if (context === '-') {
+    throw new InputError('CONTEXT_UNSUPPORTED', 'a build context from stdin is not supported yet', {
+      hint: 'pass a directory as the build context',
+    });
+  }
+  const contextDir = path.resolve(cwd, context);
+  const file = flags.file ?? path.join(contextDir, 'Dockerfile');
+  const stdinDockerfile = file === '-';
+  const dockerfilePath = stdinDockerfile
+    ? path.join(contextDir, 'Dockerfile')
+    : path.resolve(cwd, file);
+
+  const outputs = flags.output.map((o) => parseOutputSpec(o, flags.tag, cwd));
+  if (flags.push) {
+    if (flags.tag.length === 0)
+      throw new InputError('FLAG_INVALID', '--push needs at least one -t');
+    outputs.push({ type: 'image', names: [...flags.tag], push: true });
+  }
+
+  return {
+    contextDir,
+    dockerfilePath,
+    dockerfileDisplayName: stdinDockerfile ? 'Dockerfile' : (flags.file ?? 'Dockerfile'),
+    ...(flags.target === undefined ? {} : { target: flags.target }),
+    buildArgs: parseKeyValues(flags.buildArg, '--build-arg', env),
+    labels: parseKeyValues(flags.label, '--label', env),
+    ...(flags.platform === undefined ? {} : { platform: flags.platform }),
+    tags: [...flags.tag],
+    outputs,
+    cacheDir: flags.cacheDir ? path.resolve(cwd, flags.cacheDir) : defaultCacheDir(env),
+    noCache: flags.cache === false,
+    cacheFrom: flags.cacheFrom.map((c) => parseCacheSpec(c, '--cache-from', cwd)),
+    cacheTo: flags.cacheTo.map((c) => parseCacheSpec(c, '--cache-to', cwd)),
+    secrets: flags.secret.map((s) => parseSecret(s, cwd)),
+    network: oneOf<NetworkMode>(flags.network, ['default', 'none', 'host'], '--network'),
+    isolation: oneOf<Isolation>(
+      flags.isolation,
+      ['auto', 'userns', 'chroot', 'none'],
+      '--isolation',
+    ),
+    insecureRegistries: [...flags.insecureRegistry],
+    registryMirrors: [...flags.registryMirror],
+    rewriteTimestamp: false,
+    concurrency: 4,
+  };
+}

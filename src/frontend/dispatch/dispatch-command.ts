@@ -1,0 +1,209 @@
+import { DockerfileError, type SourceLocation } from '../../errors.js';
+import type { CopySource } from '../../graph/plan.js';
+import type { Platform } from '../../image/oci-types.js';
+import { chompHeredocContent } from '../dockerfile/index.js';
+import type { Command, CommandOf, InlineFile } from '../instructions/commands.js';
+import {
+  dispatchCmd,
+  dispatchEntrypoint,
+  dispatchEnv,
+  dispatchExpose,
+  dispatchHealthcheck,
+  dispatchLabel,
+  dispatchMaintainer,
+  dispatchOnbuild,
+  dispatchShell,
+  dispatchStopSignal,
+  dispatchUser,
+  dispatchVolume,
+} from './dispatch-config.js';
+import { dispatchArg, dispatchCopy, dispatchRun, dispatchWorkdir } from './dispatch-fs.js';
+import { type Expander, expanderFor } from './expand.js';
+import type { StageState } from './stage-state.js';
+
+export interface DispatchContext {
+  escape: string;
+  buildArgs: Map<string, string>;
+  metaArgs: Map<string, string>;
+  proxyArgs: Map<string, string>;
+  /** The index of an earlier stage with this name or number, if any. */
+  stageIndex(name: string): number | undefined;
+  platform: Platform;
+}
+
+const MS_TO_NS = 1_000_000;
+
+/** Applies one typed command to the stage being dispatched. */
+export function dispatchCommand(state: StageState, cmd: Command, ctx: DispatchContext): void {
+  const location: SourceLocation = {
+    file: cmd.location.file,
+    line: cmd.location.line,
+    column: cmd.location.column,
+  };
+  const x = expanderFor(state, ctx.escape, location);
+  const pairs = (kvs: { key: string; value: string }[]): [string, string][] =>
+    kvs.map((kv) => [kv.key, kv.value]);
+
+  switch (cmd.kind) {
+    case 'env':
+      return dispatchEnv(state, x, pairs(cmd.env));
+    case 'label':
+      return dispatchLabel(state, x, pairs(cmd.labels));
+    case 'maintainer':
+      return dispatchMaintainer(state, x, cmd.maintainer);
+    case 'user':
+      return dispatchUser(state, x, cmd.user);
+    case 'expose':
+      return dispatchExpose(state, x, cmd.ports, location);
+    case 'volume':
+      return dispatchVolume(state, x, cmd.volumes, location);
+    case 'stopsignal':
+      return dispatchStopSignal(state, x, cmd.signal, location);
+    case 'shell':
+      return dispatchShell(state, cmd.shell);
+    case 'onbuild':
+      return dispatchOnbuild(state, cmd.expression);
+    case 'cmd':
+      return dispatchCmd(state, cmd.command.cmdLine, !cmd.command.prependShell);
+    case 'entrypoint':
+      return dispatchEntrypoint(state, cmd.command.cmdLine, !cmd.command.prependShell);
+    case 'healthcheck':
+      return dispatchHealthcheck(state, {
+        Test: cmd.health.test,
+        ...(cmd.health.intervalMs ? { Interval: cmd.health.intervalMs * MS_TO_NS } : {}),
+        ...(cmd.health.timeoutMs ? { Timeout: cmd.health.timeoutMs * MS_TO_NS } : {}),
+        ...(cmd.health.startPeriodMs ? { StartPeriod: cmd.health.startPeriodMs * MS_TO_NS } : {}),
+        ...(cmd.health.startIntervalMs
+          ? { StartInterval: cmd.health.startIntervalMs * MS_TO_NS }
+          : {}),
+        ...(cmd.health.retries ? { Retries: cmd.health.retries } : {}),
+      });
+    case 'arg':
+      return dispatchArg(
+        state,
+        x,
+        cmd.args.map((a) => ({
+          name: a.key,
+          ...(a.value === undefined ? {} : { value: a.value }),
+        })),
+        ctx.buildArgs,
+        ctx.metaArgs,
+      );
+    case 'workdir':
+      return dispatchWorkdir(state, x, cmd.path, location);
+    case 'run':
+      return dispatchRunCommand(state, cmd, ctx, location);
+    case 'copy':
+    case 'add':
+      return dispatchCopyCommand(state, cmd, x, ctx, location);
+  }
+}
+
+function dispatchRunCommand(
+  state: StageState,
+  cmd: CommandOf<'run'>,
+  ctx: DispatchContext,
+  location: SourceLocation,
+): void {
+  if (cmd.mounts.length > 0) {
+    throw new DockerfileError(
+      'RUN_MOUNT_UNSUPPORTED',
+      'RUN --mount is not supported yet',
+      location,
+      'copy the files in with COPY, or use a multi-stage build',
+    );
+  }
+  if (cmd.security === 'insecure') {
+    throw new DockerfileError(
+      'RUN_SECURITY_UNSUPPORTED',
+      'RUN --security=insecure is not supported: kiln never runs privileged steps',
+      location,
+    );
+  }
+  let args = cmd.command.cmdLine;
+  const files = cmd.command.files;
+  if (files.length > 0) {
+    // `RUN <<EOF` alone: the heredoc is the script, run by the stage's shell.
+    const only = files[0]!;
+    const marker = /^\s*[0-9]?<<-?\s*["']?[^"'\s]+["']?\s*$/;
+    if (files.length === 1 && cmd.command.prependShell && marker.test(args.join(' '))) {
+      args = [only.chomp ? chompHeredocContent(only.data) : only.data];
+    } else {
+      throw new DockerfileError(
+        'RUN_HEREDOC_UNSUPPORTED',
+        'RUN with a heredoc inside a longer command is not supported yet',
+        location,
+        'put the script alone in the heredoc: RUN <<EOF',
+      );
+    }
+  }
+  dispatchRun(
+    state,
+    {
+      args,
+      json: !cmd.command.prependShell,
+      ...(cmd.network === undefined ? {} : { network: cmd.network }),
+      proxyArgs: ctx.proxyArgs,
+      heredocs: [],
+    },
+    location,
+  );
+}
+
+function dispatchCopyCommand(
+  state: StageState,
+  cmd: CommandOf<'copy'> | CommandOf<'add'>,
+  x: Expander,
+  ctx: DispatchContext,
+  location: SourceLocation,
+): void {
+  let from: CopySource = { kind: 'context' };
+  let fromText: string | undefined;
+  if (cmd.kind === 'copy' && cmd.from !== undefined) {
+    fromText = x.word(cmd.from);
+    const index = ctx.stageIndex(fromText);
+    if (index !== undefined) from = { kind: 'stage', stage: index };
+    else if (fromText === String(state.index) || fromText.toLowerCase() === state.label) {
+      throw new DockerfileError(
+        'COPY_FROM_SELF',
+        `COPY --from=${fromText}: a stage cannot copy from itself`,
+        location,
+      );
+    } else from = { kind: 'image', ref: fromText, platform: ctx.platform };
+  }
+  if (cmd.kind === 'add') {
+    const remote = cmd.sources.sourcePaths.find(
+      (s) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('git@'),
+    );
+    if (remote !== undefined) {
+      throw new DockerfileError(
+        'ADD_REMOTE_UNSUPPORTED',
+        `ADD from a URL or git repository is not supported yet: ${remote}`,
+        location,
+      );
+    }
+  }
+  dispatchCopy(
+    state,
+    x,
+    {
+      instruction: cmd.kind === 'add' ? 'ADD' : 'COPY',
+      from,
+      ...(fromText === undefined ? {} : { fromText }),
+      sources: cmd.sources.sourcePaths,
+      dest: cmd.sources.destPath,
+      ...(cmd.chown === undefined ? {} : { chown: cmd.chown }),
+      ...(cmd.chmod === undefined ? {} : { chmod: cmd.chmod }),
+      link: cmd.link,
+      parents: cmd.kind === 'copy' ? cmd.parents : false,
+      exclude: cmd.exclude,
+      inline: cmd.sources.sourceContents.map((f) => inlineContent(f, x)),
+    },
+    location,
+  );
+}
+
+function inlineContent(file: InlineFile, x: Expander): { name: string; content: string } {
+  const data = file.chomp ? chompHeredocContent(file.data) : file.data;
+  return { name: file.name, content: file.expand ? x.word(data) : data };
+}

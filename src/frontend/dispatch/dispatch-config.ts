@@ -1,0 +1,135 @@
+import { DockerfileError, type SourceLocation } from '../../errors.js';
+import type { HealthConfig } from '../../image/oci-types.js';
+import type { Expander } from './expand.js';
+import { type StageState, setEnv } from './stage-state.js';
+
+/**
+ * The instructions that change only the image config. Each adds a history entry without a layer,
+ * worded as BuildKit words it, and sees the variables from before the instruction.
+ */
+
+function history(state: StageState, createdBy: string): void {
+  state.history.push({ createdBy });
+}
+
+export function dispatchEnv(state: StageState, x: Expander, pairs: [string, string][]): void {
+  const expanded = pairs.map(([k, v]) => [x.word(k), x.word(v)] as const);
+  let env = state.config.Env ?? [];
+  for (const [k, v] of expanded) env = setEnv(env, k, v);
+  state.config.Env = env;
+  history(state, `ENV ${expanded.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+}
+
+export function dispatchLabel(state: StageState, x: Expander, pairs: [string, string][]): void {
+  const labels = { ...(state.config.Labels ?? {}) };
+  const shown: string[] = [];
+  for (const [k, v] of pairs) {
+    const key = x.word(k);
+    const value = x.word(v);
+    labels[key] = value;
+    shown.push(`${key}=${value}`);
+  }
+  state.config.Labels = labels;
+  history(state, `LABEL ${shown.join(' ')}`);
+}
+
+export function dispatchUser(state: StageState, x: Expander, user: string): void {
+  state.config.User = x.word(user);
+  history(state, `USER ${state.config.User}`);
+}
+
+export function dispatchExpose(
+  state: StageState,
+  x: Expander,
+  ports: string[],
+  loc: SourceLocation,
+): void {
+  const exposed = { ...(state.config.ExposedPorts ?? {}) };
+  for (const raw of ports.flatMap((p) => x.words(p))) {
+    const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(raw);
+    if (!match) throw new DockerfileError('EXPOSE_INVALID', `EXPOSE: invalid port "${raw}"`, loc);
+    const proto = (match[3] ?? 'tcp').toLowerCase();
+    const first = Number(match[1]);
+    const last = match[2] === undefined ? first : Number(match[2]);
+    for (let port = first; port <= last; port++) exposed[`${port}/${proto}`] = {};
+  }
+  state.config.ExposedPorts = exposed;
+  const keys = Object.keys(exposed).sort();
+  history(state, `EXPOSE map[${keys.map((k) => `${k}:{}`).join(' ')}]`);
+}
+
+/** The argv a CMD/ENTRYPOINT/RUN stands for: exec form as written, shell form through SHELL. */
+export function commandLine(state: StageState, args: string[], json: boolean): string[] {
+  if (json) return args;
+  const shell = state.config.Shell ?? ['/bin/sh', '-c'];
+  return [...shell, args.join(' ')];
+}
+
+export function dispatchCmd(state: StageState, args: string[], json: boolean): void {
+  state.config.Cmd = commandLine(state, args, json);
+  state.cmdSet = true;
+  history(state, `CMD ${goSliceQuote(state.config.Cmd)}`);
+}
+
+export function dispatchEntrypoint(state: StageState, args: string[], json: boolean): void {
+  state.config.Entrypoint = json || args.length > 0 ? commandLine(state, args, json) : null;
+  // An ENTRYPOINT clears a CMD inherited from the base image, but not one set in this stage.
+  if (!state.cmdSet) state.config.Cmd = null;
+  history(state, `ENTRYPOINT ${goSliceQuote(state.config.Entrypoint ?? [])}`);
+}
+
+export function dispatchVolume(
+  state: StageState,
+  x: Expander,
+  paths: string[],
+  loc: SourceLocation,
+): void {
+  const volumes = { ...(state.config.Volumes ?? {}) };
+  for (const p of paths) {
+    const v = x.word(p);
+    if (v.trim() === '')
+      throw new DockerfileError('VOLUME_EMPTY', 'VOLUME specified can not be an empty string', loc);
+    volumes[v] = {};
+  }
+  state.config.Volumes = volumes;
+  history(state, `VOLUME ${goSliceQuote(paths.map((p) => x.word(p)))}`);
+}
+
+export function dispatchStopSignal(
+  state: StageState,
+  x: Expander,
+  signal: string,
+  loc: SourceLocation,
+): void {
+  const value = x.word(signal);
+  if (!/^(SIG)?[A-Z0-9+-]+$|^[0-9]+$/i.test(value)) {
+    throw new DockerfileError('STOPSIGNAL_INVALID', `STOPSIGNAL: invalid signal "${value}"`, loc);
+  }
+  state.config.StopSignal = value;
+  history(state, `STOPSIGNAL ${value}`);
+}
+
+export function dispatchShell(state: StageState, shell: string[]): void {
+  state.config.Shell = shell;
+  history(state, `SHELL ${goSliceQuote(shell)}`);
+}
+
+export function dispatchHealthcheck(state: StageState, health: HealthConfig): void {
+  state.config.Healthcheck = health;
+  history(state, `HEALTHCHECK &{${goSliceQuote(health.Test ?? [])} ${health.Interval ?? 0}}`);
+}
+
+export function dispatchOnbuild(state: StageState, trigger: string): void {
+  state.config.OnBuild = [...(state.config.OnBuild ?? []), trigger];
+  history(state, `ONBUILD ${trigger}`);
+}
+
+export function dispatchMaintainer(state: StageState, x: Expander, name: string): void {
+  state.author = x.word(name);
+  history(state, `MAINTAINER ${state.author}`);
+}
+
+/** Go's %q of a []string, as BuildKit writes CMD and ENTRYPOINT into the history. */
+export function goSliceQuote(items: string[]): string {
+  return `[${items.map((s) => JSON.stringify(s)).join(' ')}]`;
+}

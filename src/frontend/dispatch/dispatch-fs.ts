@@ -1,0 +1,165 @@
+import * as posix from 'node:path/posix';
+import type { SourceLocation } from '../../errors.js';
+import type { CopySource } from '../../graph/plan.js';
+import type { NetworkMode } from '../../solver/build-request.js';
+import { PROXY_ARGS } from '../../solver/cache-key.js';
+import { commandLine } from './dispatch-config.js';
+import type { Expander } from './expand.js';
+import { addVertex, DEFAULT_PATH, envMap, type StageState } from './stage-state.js';
+
+/** The filesystem instructions: each makes a vertex that the solver executes. */
+
+export interface RunInput {
+  args: string[];
+  json: boolean;
+  network?: NetworkMode;
+  /** Proxy build args given on the command line: in the environment, never in keys or history. */
+  proxyArgs: Map<string, string>;
+  heredocs: { name: string; content: string }[];
+}
+
+export function dispatchRun(state: StageState, input: RunInput, location: SourceLocation): void {
+  const argv = commandLine(state, input.args, input.json);
+  const imageEnv = envMap(state.config.Env);
+
+  // Build args reach RUN as environment variables, but ENV of the same name wins.
+  const argEnv: string[] = [];
+  for (const [k, v] of state.args) {
+    if (!imageEnv.has(k) && !PROXY_ARGS.has(k)) argEnv.push(`${k}=${v}`);
+  }
+  const env = [...(state.config.Env ?? [])];
+  if (!imageEnv.has('PATH')) env.unshift(`PATH=${DEFAULT_PATH}`);
+  env.push(...argEnv);
+  const proxyEnv = [...input.proxyArgs].map(([k, v]) => `${k}=${v}`);
+
+  const shown = argv.join(' ');
+  const prefix = argEnv.length > 0 ? `|${argEnv.length} ${argEnv.join(' ')} ` : '';
+  addVertex(
+    state,
+    {
+      op: {
+        kind: 'run',
+        argv,
+        env,
+        proxyEnv,
+        cwd: state.config.WorkingDir || '/',
+        user: state.config.User || 'root',
+        network: input.network ?? 'default',
+      },
+      createdBy: `RUN ${prefix}${shown} # buildkit`,
+      location,
+    },
+    `RUN ${input.json ? JSON.stringify(input.args) : input.args.join(' ')}`,
+    location,
+  );
+}
+
+export interface CopyInput {
+  instruction: 'COPY' | 'ADD';
+  /** Expanded --from, resolved by the caller. */
+  from: CopySource;
+  fromText?: string;
+  sources: string[];
+  dest: string;
+  chown?: string;
+  chmod?: string;
+  link: boolean;
+  parents: boolean;
+  exclude: string[];
+  inline: { name: string; content: string }[];
+}
+
+export function dispatchCopy(
+  state: StageState,
+  x: Expander,
+  input: CopyInput,
+  location: SourceLocation,
+): void {
+  const sources = input.sources.map((s) => x.word(s));
+  const dest = resolveDest(state, x.word(input.dest));
+  const chown = input.chown === undefined ? undefined : x.word(input.chown);
+  const chmod = input.chmod === undefined ? undefined : x.word(input.chmod);
+  const flags = [
+    ...(input.fromText === undefined ? [] : [`--from=${input.fromText}`]),
+    ...(chown === undefined ? [] : [`--chown=${chown}`]),
+    ...(chmod === undefined ? [] : [`--chmod=${chmod}`]),
+  ];
+  const words = [...flags, ...sources, input.dest].join(' ');
+  if (input.from.kind === 'stage') state.dependsOn.add(input.from.stage);
+
+  addVertex(
+    state,
+    {
+      op: {
+        kind: 'copy',
+        instruction: input.instruction,
+        from: input.from,
+        sources,
+        dest,
+        ...(chown === undefined ? {} : { chown }),
+        ...(chmod === undefined ? {} : { chmod }),
+        link: input.link,
+        parents: input.parents,
+        exclude: input.exclude.map((e) => x.word(e)),
+        ...(input.inline.length > 0 ? { inline: input.inline } : {}),
+      },
+      createdBy: `${input.instruction} ${[...flags.filter((f) => !f.startsWith('--from')), ...sources, dest].join(' ')} # buildkit`,
+      location,
+    },
+    `${input.instruction} ${words}`,
+    location,
+  );
+}
+
+/** A relative COPY destination is under WORKDIR; a trailing '/' (directory) is kept. */
+function resolveDest(state: StageState, dest: string): string {
+  if (dest.startsWith('/')) return dest;
+  const cwd = state.config.WorkingDir || '/';
+  const joined = posix.join(cwd, dest);
+  return dest.endsWith('/') || dest === '.' ? `${joined.replace(/\/$/, '')}/` : joined;
+}
+
+export function dispatchWorkdir(
+  state: StageState,
+  x: Expander,
+  dir: string,
+  location: SourceLocation,
+): void {
+  const expanded = x.word(dir);
+  const previous = state.config.WorkingDir || '/';
+  const resolved = posix.resolve(previous, expanded);
+  state.config.WorkingDir = resolved;
+  addVertex(
+    state,
+    {
+      op: { kind: 'mkdir', path: resolved, user: state.config.User || 'root' },
+      createdBy: `WORKDIR ${resolved}`,
+      location,
+    },
+    `WORKDIR ${expanded}`,
+    location,
+  );
+}
+
+/**
+ * ARG NAME[=default]: a --build-arg wins, then the default (expanded), then the value of a global
+ * ARG of the same name. A declared ARG without any value stays unset.
+ */
+export function dispatchArg(
+  state: StageState,
+  x: Expander,
+  pairs: { name: string; value?: string }[],
+  buildArgs: Map<string, string>,
+  metaArgs: Map<string, string>,
+): void {
+  const shown: string[] = [];
+  for (const pair of pairs) {
+    const name = x.word(pair.name);
+    let value = buildArgs.get(name);
+    if (value === undefined && pair.value !== undefined) value = x.word(pair.value);
+    if (value === undefined) value = metaArgs.get(name);
+    if (value !== undefined) state.args.set(name, value);
+    shown.push(pair.value === undefined ? name : `${name}=${pair.value}`);
+  }
+  state.history.push({ createdBy: `ARG ${shown.join(' ')}` });
+}

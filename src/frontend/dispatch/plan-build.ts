@@ -1,0 +1,245 @@
+import { DockerfileError, InputError, type SourceLocation } from '../../errors.js';
+import type { BaseSpec, BuildPlan, CopySource, StagePlan } from '../../graph/plan.js';
+import type { ContainerConfig, ImageConfig, Platform } from '../../image/oci-types.js';
+import { parsePlatform } from '../../image/platform.js';
+import { PROXY_ARGS } from '../../solver/cache-key.js';
+import type { ParsedDockerfile } from '../dockerfile/index.js';
+import type { Command, Stage } from '../instructions/commands.js';
+import { parseStages } from '../instructions/parse-stages.js';
+import { dispatchCommand } from './dispatch-command.js';
+import { expanderFor } from './expand.js';
+import { platformArgs } from './platform-args.js';
+import { DEFAULT_PATH, type StageState } from './stage-state.js';
+
+export interface PlanOptions {
+  buildArgs: Map<string, string>;
+  target?: string;
+  /** The platform being built for (--platform, else the host's). */
+  platform: Platform;
+  /** Fetches the config of a base image (manifest and config only, no layers). */
+  resolveImageConfig(ref: string, platform: Platform): Promise<ImageConfig>;
+}
+
+export interface PlanWarning {
+  message: string;
+  file?: string;
+  line?: number;
+}
+
+/**
+ * Turns a parsed Dockerfile into the build graph: picks the stages the target needs, resolves
+ * every base image's config at once, then dispatches each needed stage's instructions in order.
+ */
+export async function planBuild(
+  parsed: ParsedDockerfile,
+  options: PlanOptions,
+): Promise<BuildPlan & { warnings: PlanWarning[] }> {
+  const { metaArgs, stages } = parseStages(parsed);
+  if (stages.length === 0) {
+    throw new DockerfileError('NO_STAGES', 'the Dockerfile has no FROM instruction', {
+      file: parsed.file,
+      line: 1,
+      column: 1,
+    });
+  }
+
+  const globals = new Map<string, string>(platformArgs(options.platform));
+  for (const arg of metaArgs) {
+    const x = expanderFor(stateFromArgs(globals), parsed.directives.escape, loc(arg.location));
+    for (const def of arg.args) {
+      const value =
+        options.buildArgs.get(def.key) ?? (def.value === undefined ? undefined : x.word(def.value));
+      if (value !== undefined) globals.set(def.key, value);
+    }
+  }
+
+  const target = findTarget(stages, options.target);
+  const bases = stages.map((s) =>
+    resolveBaseSpec(s, stages, globals, parsed.directives.escape, options),
+  );
+  const needed = neededStages(target, stages, bases);
+
+  // Every base image's config is fetched at once, before any stage is dispatched.
+  const configs = new Map<number, Promise<ImageConfig>>();
+  for (const i of needed) {
+    const base = bases[i]!;
+    if (base.kind === 'image') configs.set(i, options.resolveImageConfig(base.ref, base.platform));
+  }
+
+  const plans: StagePlan[] = [];
+  const finalStates = new Map<number, StageState>();
+  for (const stage of stages) {
+    if (!needed.has(stage.index)) continue;
+    const base = bases[stage.index]!;
+    const state = await initialState(stage, base, configs.get(stage.index), finalStates, options);
+    for (const command of stage.commands) {
+      dispatchCommand(state, command, {
+        escape: parsed.directives.escape,
+        buildArgs: options.buildArgs,
+        metaArgs: globals,
+        proxyArgs: proxyArgs(options.buildArgs),
+        stageIndex: (name) => stageIndexOf(name, stages, stage.index),
+        platform: options.platform,
+      });
+    }
+    finalStates.set(stage.index, state);
+    plans[stage.index] = toStagePlan(stage, base, state, options.platform);
+  }
+
+  return { stages: plans, target, warnings: [] };
+}
+
+function loc(l: { file: string; line: number; column: number }): SourceLocation {
+  return { file: l.file, line: l.line, column: l.column };
+}
+
+function stateFromArgs(args: Map<string, string>): StageState {
+  return {
+    index: -1,
+    label: '',
+    config: {},
+    args,
+    cmdSet: false,
+    vertices: [],
+    history: [],
+    dependsOn: new Set(),
+    stepCount: 0,
+  };
+}
+
+function findTarget(stages: Stage[], target: string | undefined): number {
+  if (target === undefined) return stages.length - 1;
+  const found = stages.find((s) => s.name === target.toLowerCase());
+  if (!found) {
+    const names = stages.map((s) => s.name).filter((n) => n !== undefined);
+    throw new InputError('TARGET_UNKNOWN', `target stage "${target}" could not be found`, {
+      hint: names.length > 0 ? `stages: ${names.join(', ')}` : 'the Dockerfile has no named stages',
+    });
+  }
+  return found.index;
+}
+
+/** A name in FROM/--from names an earlier stage (by name or index) or else an image. */
+function stageIndexOf(name: string, stages: Stage[], before: number): number | undefined {
+  const lower = name.toLowerCase();
+  const byName = stages.find((s) => s.name === lower && s.index < before);
+  if (byName) return byName.index;
+  if (/^[0-9]+$/.test(name) && Number(name) < before) return Number(name);
+  return undefined;
+}
+
+function resolveBaseSpec(
+  stage: Stage,
+  stages: Stage[],
+  globals: Map<string, string>,
+  escape: string,
+  options: PlanOptions,
+): BaseSpec {
+  const x = expanderFor(stateFromArgs(globals), escape, loc(stage.location));
+  const name = x.word(stage.baseName);
+  if (name === '') {
+    throw new DockerfileError(
+      'FROM_EMPTY',
+      'FROM: base name is empty after expansion',
+      loc(stage.location),
+    );
+  }
+  const platform =
+    stage.platform === undefined ? options.platform : parsePlatform(x.word(stage.platform));
+  if (name.toLowerCase() === 'scratch') return { kind: 'scratch' };
+  const index = stageIndexOf(name, stages, stage.index);
+  if (index !== undefined) return { kind: 'stage', stage: index };
+  return { kind: 'image', ref: name, platform };
+}
+
+/** The target and every stage it reaches through FROM, COPY --from and RUN --mount from. */
+function neededStages(target: number, stages: Stage[], bases: BaseSpec[]): Set<number> {
+  const needed = new Set<number>();
+  const visit = (i: number): void => {
+    if (needed.has(i)) return;
+    needed.add(i);
+    const base = bases[i];
+    if (base?.kind === 'stage') visit(base.stage);
+    for (const cmd of stages[i]?.commands ?? []) {
+      for (const ref of stageRefs(cmd)) {
+        const index = stageIndexOf(ref, stages, i);
+        if (index !== undefined) visit(index);
+      }
+    }
+  };
+  visit(target);
+  return needed;
+}
+
+/** Raw `--from` values; a value with `$` is resolved after expansion, at dispatch. */
+function stageRefs(cmd: Command): string[] {
+  if (cmd.kind === 'copy' && cmd.from !== undefined) return [cmd.from];
+  if (cmd.kind === 'run') return cmd.mounts.flatMap((m) => ('from' in m && m.from ? [m.from] : []));
+  return [];
+}
+
+async function initialState(
+  stage: Stage,
+  base: BaseSpec,
+  baseConfig: Promise<ImageConfig> | undefined,
+  finalStates: Map<number, StageState>,
+  options: PlanOptions,
+): Promise<StageState> {
+  let config: ContainerConfig = { Env: [`PATH=${DEFAULT_PATH}`] };
+  let args = new Map<string, string>();
+  if (base.kind === 'image' && baseConfig) {
+    config = structuredClone((await baseConfig).config ?? {});
+  } else if (base.kind === 'stage') {
+    const parent = finalStates.get(base.stage);
+    if (!parent)
+      throw new Error(`stage ${base.stage} was not dispatched before stage ${stage.index}`);
+    config = structuredClone(parent.config);
+    // Build args of the parent stage stay in scope in a stage that starts FROM it.
+    args = new Map(parent.args);
+  }
+
+  const steps = stage.commands.filter((c) => ['run', 'copy', 'add', 'workdir'].includes(c.kind));
+  return {
+    index: stage.index,
+    label: stage.name ?? `stage-${stage.index}`,
+    config,
+    args,
+    cmdSet: false,
+    vertices: [],
+    history: [],
+    dependsOn: new Set(base.kind === 'stage' ? [base.stage] : []),
+    stepCount: steps.length + 1,
+  };
+}
+
+function proxyArgs(buildArgs: Map<string, string>): Map<string, string> {
+  return new Map([...buildArgs].filter(([k]) => PROXY_ARGS.has(k)));
+}
+
+function toStagePlan(
+  stage: Stage,
+  base: BaseSpec,
+  state: StageState,
+  platform: Platform,
+): StagePlan {
+  const config: ImageConfig = {
+    architecture: platform.architecture,
+    os: platform.os,
+    ...(platform.variant === undefined ? {} : { variant: platform.variant }),
+    ...(state.author === undefined ? {} : { author: state.author }),
+    config: state.config,
+    rootfs: { type: 'layers', diff_ids: [] },
+  };
+  return {
+    index: stage.index,
+    ...(stage.name === undefined ? {} : { name: stage.name }),
+    base,
+    vertices: state.vertices,
+    history: state.history,
+    config,
+    dependsOn: [...state.dependsOn],
+    location: loc(stage.location),
+  };
+}
+
+export type { CopySource };

@@ -1,0 +1,96 @@
+/**
+ * The build graph the frontend hands to the solver: per stage, a chain of vertices (one per
+ * filesystem-changing instruction) on top of a base, plus the image config the stage ends with.
+ * Every word is already expanded; the solver never looks at Dockerfile text again.
+ */
+import type { SourceLocation } from '../errors.js';
+import type { ImageConfig, Platform } from '../image/oci-types.js';
+import type { NetworkMode } from '../solver/build-request.js';
+
+/** Where a stage starts: nothing, an image from a registry, or another stage's result. */
+export type BaseSpec =
+  | { kind: 'scratch' }
+  | { kind: 'image'; ref: string; platform: Platform }
+  | { kind: 'stage'; stage: number };
+
+/** Where COPY/ADD --from reads files. */
+export type CopySource =
+  | { kind: 'context' }
+  | { kind: 'stage'; stage: number }
+  | { kind: 'image'; ref: string; platform: Platform };
+
+export interface RunOp {
+  kind: 'run';
+  argv: string[];
+  /** The environment of the process: image ENV, then build args in scope ('K=V'). */
+  env: string[];
+  /** Proxy variables from --build-arg: in the environment, never in cache keys or history. */
+  proxyEnv: string[];
+  cwd: string;
+  /** USER as written (`name`, `uid`, `name:group`); resolved against the stage's /etc/passwd. */
+  user: string;
+  network: NetworkMode;
+}
+
+export interface CopyOp {
+  kind: 'copy';
+  /** 'COPY' or 'ADD': ADD extracts local archives. */
+  instruction: 'COPY' | 'ADD';
+  from: CopySource;
+  sources: string[];
+  /** Absolute destination; a trailing '/' means a directory. */
+  dest: string;
+  chown?: string;
+  chmod?: string;
+  link: boolean;
+  parents: boolean;
+  exclude: string[];
+  /** Inline files from heredocs: name -> content. */
+  inline?: { name: string; content: string }[];
+}
+
+/** WORKDIR makes its directory (owned by the current USER, as BuildKit does) when it is missing. */
+export interface MkdirOp {
+  kind: 'mkdir';
+  path: string;
+  user: string;
+}
+
+export type Op = RunOp | CopyOp | MkdirOp;
+
+export interface Vertex {
+  /** Stable within a run: `s<stage>-<n>`. */
+  id: string;
+  /** As progress shows it: `[build 3/4] RUN npm run build`. */
+  name: string;
+  op: Op;
+  /** The history line Docker writes for this step (`RUN /bin/sh -c make # buildkit`). */
+  createdBy: string;
+  location: SourceLocation;
+}
+
+/** One history entry of the stage; `vertex` is set when the entry may carry a layer. */
+export interface HistoryItem {
+  createdBy: string;
+  vertex?: Vertex;
+}
+
+export interface StagePlan {
+  index: number;
+  name?: string;
+  base: BaseSpec;
+  vertices: Vertex[];
+  /** History entries of the instructions of this stage, in order (base history not included). */
+  history: HistoryItem[];
+  /** The image config as this stage leaves it (rootfs and history are filled in by the solver). */
+  config: ImageConfig;
+  /** Other stages this one reads from (FROM stage, COPY --from, RUN --mount from). */
+  dependsOn: number[];
+  location: SourceLocation;
+}
+
+export interface BuildPlan {
+  stages: StagePlan[];
+  /** The index of the stage to export (the --target, else the last). */
+  target: number;
+}

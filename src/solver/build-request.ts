@@ -1,0 +1,53 @@
+/**
+ * What the CLI asks the engine to build. Every flag of `kiln build` and `kiln executor` ends up here,
+ * already validated, so the engine never parses strings a user typed.
+ */
+
+export type OutputSpec =
+  | { type: 'oci'; dest: string; tar: boolean; names: string[] }
+  | { type: 'docker'; dest: string; names: string[] }
+  | { type: 'local'; dest: string }
+  | { type: 'tar'; dest: string }
+  | { type: 'image'; names: string[]; push: boolean };
+
+export type CacheSpec =
+  | { type: 'registry'; ref: string; mode: 'min' | 'max' }
+  | { type: 'local'; dir: string; mode: 'min' | 'max' };
+
+export type NetworkMode = 'default' | 'none' | 'host';
+export type Isolation = 'auto' | 'userns' | 'chroot' | 'none';
+
+export interface SecretSpec {
+  id: string;
+  source: { kind: 'file'; path: string } | { kind: 'env'; name: string };
+}
+
+export interface BuildRequest {
+  /** Absolute path of the build context directory. */
+  contextDir: string;
+  /** Absolute path of the Dockerfile; its text is read by the engine. */
+  dockerfilePath: string;
+  /** The Dockerfile's text when it came from stdin (`-f -`). */
+  dockerfileText?: string;
+  /** Name shown in errors (the path as the user typed it, or `Dockerfile` for stdin). */
+  dockerfileDisplayName: string;
+  target?: string;
+  buildArgs: Map<string, string>;
+  labels: Map<string, string>;
+  platform?: string;
+  tags: string[];
+  outputs: OutputSpec[];
+  cacheDir: string;
+  noCache: boolean;
+  cacheFrom: CacheSpec[];
+  cacheTo: CacheSpec[];
+  secrets: SecretSpec[];
+  network: NetworkMode;
+  isolation: Isolation;
+  insecureRegistries: string[];
+  registryMirrors: string[];
+  /** Clamp new layer mtimes to SOURCE_DATE_EPOCH (kaniko --reproducible, rewrite-timestamp=true). */
+  rewriteTimestamp: boolean;
+  /** Maximum number of steps running at once. */
+  concurrency: number;
+}

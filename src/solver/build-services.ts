@@ -1,0 +1,174 @@
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { BlobStore } from '../cache/blob-store.js';
+import { hashSources } from '../cache/context-hasher.js';
+import type { RecordStore } from '../cache/record-store.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { ExportContext } from '../exporter/export-context.js';
+import type { StagePlan, Vertex } from '../graph/plan.js';
+import type { Platform } from '../image/oci-types.js';
+import { hostPlatform, parsePlatform } from '../image/platform.js';
+import { RegistryClient } from '../registry/index.js';
+import { rootIsHostRoot } from '../worker/sandbox/host-ids.js';
+import { activeIsolation, xattrPrefixFor } from '../worker/sandbox/userns.js';
+import type { XattrPrefix } from '../worker/snapshot/entry-from-stat.js';
+import { SnapshotStore } from '../worker/snapshot/snapshot-store.js';
+import type { BuildRequest } from './build-request.js';
+import { cacheKey } from './cache-key.js';
+import { type CopyRoot, executeCopy } from './exec-copy.js';
+import { executeMkdir } from './exec-mkdir.js';
+import { executeRun } from './exec-run.js';
+import { ImageSource } from './image-source.js';
+import { LayerSnapshots } from './layer-snapshots.js';
+import type { SolverServices, StepOutput } from './solver.js';
+import type { LayerInfo, StageResult } from './stage-result.js';
+import type { StepContext } from './step-context.js';
+
+/** The engine's parts for one build, wired together: what the solver and exporters call. */
+export class BuildServices implements SolverServices {
+  readonly platform: Platform;
+  readonly images: ImageSource;
+  readonly noCache: boolean;
+  readonly concurrency: number;
+  private readonly snapshots: SnapshotStore;
+  private readonly layers: LayerSnapshots;
+  private readonly xattrPrefix: XattrPrefix;
+  private readonly scratchDir: string;
+
+  constructor(
+    private readonly request: BuildRequest,
+    readonly bus: EventBus,
+    private readonly blobs: BlobStore,
+    readonly records: RecordStore,
+    private readonly ignore: (rel: string) => boolean,
+  ) {
+    this.platform = request.platform ? parsePlatform(request.platform) : hostPlatform();
+    const client = new RegistryClient({
+      insecure: request.insecureRegistries,
+      mirrors: request.registryMirrors,
+    });
+    this.images = new ImageSource(client, blobs, bus);
+    this.noCache = request.noCache;
+    this.concurrency = request.concurrency;
+    this.snapshots = new SnapshotStore(request.cacheDir);
+    this.xattrPrefix = xattrPrefixFor(activeIsolation() ?? 'chroot');
+    this.layers = new LayerSnapshots(this.snapshots, blobs, this.xattrPrefix, (l) =>
+      this.fetchLayer(l),
+    );
+    this.scratchDir = path.join(request.cacheDir, 'tmp', `build-${process.pid}-${Date.now()}`);
+  }
+
+  async fetchLayer(layer: LayerInfo): Promise<void> {
+    if (await this.blobs.has(layer.descriptor.digest)) return;
+    if (!layer.sourceRepository) {
+      throw new Error(`layer ${layer.diffId} is neither in the cache nor in a registry`);
+    }
+    await this.images.fetchBlob(
+      layer.sourceRepository,
+      layer.descriptor.digest,
+      layer.descriptor.size,
+    );
+  }
+
+  async resolveBase(stage: StagePlan): Promise<StageResult> {
+    if (stage.base.kind !== 'image') {
+      return { layers: [], config: stage.config, history: [], key: cacheKey('scratch', {}) };
+    }
+    const { ref, platform } = stage.base;
+    const id = `s${stage.index}-1`;
+    const name = `[${stage.name ?? `stage-${stage.index}`} 1/${stage.vertices.length + 1}] FROM ${ref}`;
+    const started = Date.now();
+    this.bus.emit({ type: 'step', id, name, status: 'started' });
+    try {
+      const image = await this.images.resolve(ref, platform);
+      const layers: LayerInfo[] = image.manifest.layers.map((descriptor, i) => ({
+        diffId: image.config.rootfs.diff_ids[i]!,
+        descriptor,
+        sourceRepository: image.repository,
+      }));
+      // Pull every layer now, in parallel with whatever else runs; a step waits only for its own.
+      for (const layer of layers) this.fetchLayer(layer).catch(() => {});
+      this.bus.emit({ type: 'step', id, name, status: 'done', duration_ms: Date.now() - started });
+      return {
+        layers,
+        config: image.config,
+        history: image.config.history ?? [],
+        key: cacheKey('image', { config: image.configDigest }),
+      };
+    } catch (err) {
+      this.bus.emit({ type: 'step', id, name, status: 'error', duration_ms: Date.now() - started });
+      throw err;
+    }
+  }
+
+  async inputDigest(vertex: Vertex, stages: (i: number) => Promise<StageResult>): Promise<unknown> {
+    const op = vertex.op;
+    if (op.kind !== 'copy') return undefined;
+    if (op.from.kind === 'context') {
+      return hashSources(this.request.contextDir, op.sources, this.ignore);
+    }
+    if (op.from.kind === 'stage') return (await stages(op.from.stage)).key;
+    return (await this.images.resolve(op.from.ref, op.from.platform)).manifestDigest;
+  }
+
+  async execute(
+    vertex: Vertex,
+    below: StageResult,
+    stages: (i: number) => Promise<StageResult>,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<StepOutput> {
+    await fsp.mkdir(this.scratchDir, { recursive: true });
+    const lowerDirs = await this.layers.dirsOf(below.layers);
+    const ctx: StepContext = {
+      bus: this.bus,
+      vertexId: vertex.id,
+      key,
+      snapshots: this.snapshots,
+      blobs: this.blobs,
+      xattrPrefix: this.xattrPrefix,
+      scratchDir: this.scratchDir,
+      compression: 'gzip',
+      pigzThreads: Math.min(4, os.availableParallelism()),
+      signal,
+    };
+    const op = vertex.op;
+    if (op.kind === 'run') return executeRun(op, lowerDirs, ctx);
+    if (op.kind === 'mkdir') return executeMkdir(op, lowerDirs, ctx);
+    return executeCopy(op, lowerDirs, await this.copyRoot(op.from, stages), this.ignore, ctx);
+  }
+
+  private async copyRoot(
+    from: Extract<Vertex['op'], { kind: 'copy' }>['from'],
+    stages: (i: number) => Promise<StageResult>,
+  ): Promise<CopyRoot> {
+    if (from.kind === 'context') return { kind: 'dir', dir: this.request.contextDir };
+    if (from.kind === 'stage') {
+      return { kind: 'layers', dirs: await this.layers.dirsOf((await stages(from.stage)).layers) };
+    }
+    const image = await this.images.resolve(from.ref, from.platform);
+    const layers = image.manifest.layers.map((descriptor, i) => ({
+      diffId: image.config.rootfs.diff_ids[i]!,
+      descriptor,
+      sourceRepository: image.repository,
+    }));
+    return { kind: 'layers', dirs: await this.layers.dirsOf(layers) };
+  }
+
+  exportContext(signal: AbortSignal): ExportContext {
+    return {
+      bus: this.bus,
+      blobs: this.blobs,
+      client: this.images.client,
+      scratchDir: this.scratchDir,
+      fetchLayer: (l) => this.fetchLayer(l),
+      canChown: rootIsHostRoot(),
+      signal,
+    };
+  }
+
+  async close(): Promise<void> {
+    await fsp.rm(this.scratchDir, { recursive: true, force: true });
+  }
+}

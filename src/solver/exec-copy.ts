@@ -1,0 +1,80 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { CopyOp } from '../graph/plan.js';
+import { copyFiles } from '../worker/fileops/copy-files.js';
+import { diffUpperDir } from '../worker/snapshot/diff-upper-dir.js';
+import { LayerStack } from '../worker/snapshot/layer-stack.js';
+import { mountMerged, unmount } from '../worker/snapshot/mount-merged.js';
+import { commitLayer, snapshotIdFor } from './commit-layer.js';
+import { resolveUser } from './passwd.js';
+import type { StepOutput } from './solver.js';
+import type { StepContext } from './step-context.js';
+
+/** Where COPY reads from: the context directory, or the layer dirs of a stage or image. */
+export type CopyRoot = { kind: 'dir'; dir: string } | { kind: 'layers'; dirs: string[] };
+
+/**
+ * COPY/ADD into a fresh layer dir above `lowerDirs`. A stage or image source is mounted
+ * read-only (an overlay of its layers) for the time of the copy.
+ */
+export async function executeCopy(
+  op: CopyOp,
+  lowerDirs: string[],
+  root: CopyRoot,
+  ignore: ((rel: string) => boolean) | undefined,
+  ctx: StepContext,
+): Promise<StepOutput> {
+  const destStack = LayerStack.fromLowerDirs(lowerDirs, ctx.xattrPrefix);
+  const chown = op.chown === undefined ? undefined : await resolveChown(op.chown, destStack);
+  const pending = await ctx.snapshots.create(snapshotIdFor(ctx.key));
+  let mounted: string | undefined;
+  try {
+    let sourceRoot: string;
+    if (root.kind === 'dir') sourceRoot = root.dir;
+    else if (root.dirs.length === 0)
+      sourceRoot = await fsp.mkdtemp(path.join(ctx.scratchDir, 'empty-'));
+    else {
+      mounted = await fsp.mkdtemp(path.join(ctx.scratchDir, 'from-'));
+      await mountMerged(root.dirs, mounted, ctx.xattrPrefix);
+      sourceRoot = mounted;
+    }
+    await copyFiles({
+      sourceRoot,
+      sources: op.sources,
+      dest: op.dest,
+      targetDir: pending.dir,
+      destStack,
+      fromStage: root.kind === 'layers',
+      ...(chown ? { chown } : {}),
+      ...(op.chmod === undefined ? {} : { chmod: op.chmod }),
+      exclude: op.exclude,
+      ...(ignore && root.kind === 'dir' ? { ignore } : {}),
+    });
+    const entries = await diffUpperDir(pending.dir, { ignore: [], xattrPrefix: ctx.xattrPrefix });
+    return await commitLayer(entries, pending, ctx);
+  } catch (err) {
+    await pending.discard();
+    throw err;
+  } finally {
+    if (mounted) {
+      await unmount(mounted);
+      await fsp.rm(mounted, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * --chown names are looked up in the destination image's /etc/passwd and /etc/group. A user
+ * without a group (name or number) gets the user's numeric id as its group, as Docker documents.
+ */
+async function resolveChown(
+  spec: string,
+  stack: LayerStack,
+): Promise<{ uid: number; gid: number }> {
+  const [passwd, group] = await Promise.all([
+    stack.readFile('/etc/passwd'),
+    stack.readFile('/etc/group'),
+  ]);
+  const user = resolveUser(spec, passwd?.toString('utf8'), group?.toString('utf8'));
+  return spec.includes(':') ? { uid: user.uid, gid: user.gid } : { uid: user.uid, gid: user.uid };
+}

@@ -1,0 +1,94 @@
+import * as fsp from 'node:fs/promises';
+import { BlobStore } from '../cache/blob-store.js';
+import { RecordStore } from '../cache/record-store.js';
+import { BuildError, InputError } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import { exportOutputs } from '../exporter/export-outputs.js';
+import { planBuild } from '../frontend/dispatch/plan-build.js';
+import { parseDockerfile } from '../frontend/dockerfile/index.js';
+import { findIgnoreFile } from '../frontend/ignore/index.js';
+import type { Descriptor } from '../image/oci-types.js';
+import type { BuildRequest } from './build-request.js';
+import { BuildServices } from './build-services.js';
+import { Solver } from './solver.js';
+
+/** What a finished build reports: digests for --metadata-file, --iidfile and the result event. */
+export interface BuildOutcome {
+  manifestDigest?: string;
+  configDigest?: string;
+  descriptor?: Descriptor;
+  names: string[];
+}
+
+/** Reads and plans the Dockerfile, solves the target stage and writes every requested output. */
+export async function runBuild(
+  request: BuildRequest,
+  bus: EventBus,
+  signal: AbortSignal,
+): Promise<BuildOutcome> {
+  const source = await readDockerfile(request);
+  const parsed = parseDockerfile(source, request.dockerfileDisplayName);
+  for (const w of parsed.warnings) {
+    bus.emit({ type: 'warning', message: w.message, file: parsed.file, line: w.line });
+  }
+
+  await fsp.mkdir(request.cacheDir, { recursive: true });
+  const blobs = new BlobStore(request.cacheDir);
+  await blobs.init();
+  const ignoreFile = await findIgnoreFile(request.contextDir, request.dockerfilePath);
+  const ignore = (rel: string): boolean => ignoreFile?.matcher.matches(rel) ?? false;
+  const services = new BuildServices(
+    request,
+    bus,
+    blobs,
+    new RecordStore(request.cacheDir),
+    ignore,
+  );
+
+  const plan = await planBuild(parsed, {
+    buildArgs: request.buildArgs,
+    ...(request.target === undefined ? {} : { target: request.target }),
+    platform: services.platform,
+    resolveImageConfig: (ref, platform) => services.images.resolveConfig(ref, platform),
+  });
+  for (const w of plan.warnings) bus.emit({ type: 'warning', ...w });
+
+  if (request.outputs.length === 0) {
+    bus.emit({
+      type: 'warning',
+      message: 'no output specified: the result stays in the cache; use --push or -o to export it',
+    });
+  }
+
+  const solver = new Solver(plan, services);
+  const onAbort = (): void => solver.cancel(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const result = await solver.solveTarget();
+    return await exportOutputs(result, request, services, bus, signal);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    await services.close();
+  }
+}
+
+async function readDockerfile(request: BuildRequest): Promise<Buffer> {
+  if (request.dockerfileText !== undefined) return Buffer.from(request.dockerfileText);
+  try {
+    return await fsp.readFile(request.dockerfilePath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new InputError(
+        'DOCKERFILE_NOT_FOUND',
+        `Dockerfile not found: ${request.dockerfilePath}`,
+        {
+          hint: 'pass its path with -f, relative to the current directory',
+        },
+      );
+    }
+    throw new BuildError('DOCKERFILE_UNREADABLE', `cannot read ${request.dockerfilePath}`, {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,196 @@
+import type { RecordStore } from '../cache/record-store.js';
+import type { StepRecord } from '../cache/step-record.js';
+import { BuildError, KilnError } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { BuildPlan, StagePlan, Vertex } from '../graph/plan.js';
+import type { History } from '../image/oci-types.js';
+import { cacheKey } from './cache-key.js';
+import { Semaphore } from './semaphore.js';
+import type { LayerInfo, StageResult } from './stage-result.js';
+
+/** What executing one vertex produced: a layer, or nothing when the step changed no file. */
+export type StepOutput = Omit<NonNullable<StepRecord['layer']>, never> | undefined;
+
+/** The parts of the engine the solver drives; each lives in its own module. */
+export interface SolverServices {
+  bus: EventBus;
+  records: RecordStore;
+  noCache: boolean;
+  concurrency: number;
+  /** The base of a stage (scratch or an image): its layers, config and history. */
+  resolveBase(stage: StagePlan): Promise<StageResult>;
+  /** What in the outside world a vertex depends on beyond its op (e.g. context file digests). */
+  inputDigest(vertex: Vertex, stages: (i: number) => Promise<StageResult>): Promise<unknown>;
+  /** Runs a vertex on top of `below` and captures its layer. */
+  execute(
+    vertex: Vertex,
+    below: StageResult,
+    stages: (i: number) => Promise<StageResult>,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<StepOutput>;
+}
+
+/**
+ * Solves the stages the target needs. Each stage is one memoized promise, so a stage used by
+ * several others is built once and independent stages run at the same time; the semaphore bounds
+ * how many steps execute at once. The first failure aborts every other running step.
+ */
+export class Solver {
+  private readonly results = new Map<number, Promise<StageResult>>();
+  private readonly limit: Semaphore;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly plan: BuildPlan,
+    private readonly services: SolverServices,
+  ) {
+    this.limit = new Semaphore(services.concurrency);
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  cancel(reason: unknown): void {
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
+  }
+
+  async solveTarget(): Promise<StageResult> {
+    try {
+      return await this.solveStage(this.plan.target);
+    } catch (err) {
+      this.cancel(err);
+      throw err;
+    }
+  }
+
+  solveStage(index: number): Promise<StageResult> {
+    let result = this.results.get(index);
+    if (!result) {
+      result = this.buildStage(index);
+      // A failure is observed through whoever awaits it; avoid an unhandled rejection meanwhile.
+      result.catch((err: unknown) => this.cancel(err));
+      this.results.set(index, result);
+    }
+    return result;
+  }
+
+  private async buildStage(index: number): Promise<StageResult> {
+    const stage = this.plan.stages[index];
+    if (!stage) throw new BuildError('STAGE_MISSING', `no stage with index ${index}`);
+
+    // Start every stage this one needs at once: they run in parallel with the base pull.
+    const deps = stage.dependsOn.map((d) => this.solveStage(d));
+    const base =
+      stage.base.kind === 'stage'
+        ? await this.solveStage(stage.base.stage)
+        : await this.services.resolveBase(stage);
+    await Promise.all(deps);
+
+    let state: StageResult = { ...base, layers: [...base.layers], history: [...base.history] };
+    for (const item of stage.history) {
+      if (!item.vertex) {
+        // Metadata-only entries take the time of the step before them, so a rebuild that hits the
+        // cache writes the same config bytes.
+        state.history.push(emptyHistory(item.createdBy, state.history.at(-1)?.created));
+        continue;
+      }
+      state = await this.runVertex(item.vertex, state);
+    }
+    const created = state.history.at(-1)?.created;
+    const config = { ...stage.config, rootfs: rootfsOf(state.layers), history: state.history };
+    return { ...state, config: created ? { ...config, created } : config };
+  }
+
+  private async runVertex(vertex: Vertex, below: StageResult): Promise<StageResult> {
+    const { bus } = this.services;
+    const stages = (i: number): Promise<StageResult> => this.solveStage(i);
+    // Proxy variables are deliberately left out: changing a proxy must not invalidate the cache.
+    const op = vertex.op.kind === 'run' ? { ...vertex.op, proxyEnv: undefined } : vertex.op;
+    const key = cacheKey(below.key, {
+      op,
+      input: await this.services.inputDigest(vertex, stages),
+    });
+
+    const cached = this.services.noCache ? undefined : await this.services.records.get(key);
+    if (cached) {
+      bus.emit({ type: 'step', id: vertex.id, name: vertex.name, status: 'cached' });
+      return withStep(below, key, cached, vertex.createdBy);
+    }
+
+    return this.limit.use(async () => {
+      this.abort.signal.throwIfAborted();
+      const started = Date.now();
+      bus.emit({ type: 'step', id: vertex.id, name: vertex.name, status: 'started' });
+      try {
+        const layer = await this.services.execute(vertex, below, stages, key, this.abort.signal);
+        const record: StepRecord = {
+          key,
+          created: new Date().toISOString(),
+          ...(layer ? { layer } : {}),
+        };
+        await this.services.records.put(record);
+        bus.emit({
+          type: 'step',
+          id: vertex.id,
+          name: vertex.name,
+          status: 'done',
+          duration_ms: Date.now() - started,
+        });
+        return withStep(below, key, record, vertex.createdBy);
+      } catch (err) {
+        const status =
+          this.abort.signal.aborted && !(err instanceof KilnError) ? 'canceled' : 'error';
+        bus.emit({
+          type: 'step',
+          id: vertex.id,
+          name: vertex.name,
+          status,
+          duration_ms: Date.now() - started,
+        });
+        throw err;
+      }
+    });
+  }
+}
+
+function withStep(
+  below: StageResult,
+  key: string,
+  record: StepRecord,
+  createdBy: string,
+): StageResult {
+  const layers: LayerInfo[] = [...below.layers];
+  if (record.layer) {
+    layers.push({
+      diffId: record.layer.diffId,
+      descriptor: {
+        mediaType: record.layer.mediaType,
+        digest: record.layer.digest,
+        size: record.layer.size,
+      },
+      snapshotId: record.layer.snapshotId,
+    });
+  }
+  const entry: History = {
+    created: record.created,
+    created_by: createdBy,
+    comment: 'buildkit.dockerfile.v0',
+  };
+  if (!record.layer) entry.empty_layer = true;
+  return { ...below, layers, key, history: [...below.history, entry] };
+}
+
+function emptyHistory(createdBy: string, created: string | undefined): History {
+  return {
+    ...(created ? { created } : {}),
+    created_by: createdBy,
+    comment: 'buildkit.dockerfile.v0',
+    empty_layer: true,
+  };
+}
+
+function rootfsOf(layers: LayerInfo[]): { type: 'layers'; diff_ids: string[] } {
+  return { type: 'layers', diff_ids: layers.map((l) => l.diffId) };
+}
