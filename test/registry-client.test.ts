@@ -271,6 +271,6 @@ describe('RegistryClient against docker-registry', () => {
     const back = await Promise.all(
       blobs.map(async (b) => readAll(await client.getBlob(repo, b.digest))),
     );
-    back.forEach((bytes, i) => assert.deepEqual(bytes, blobs[i]!.bytes));
+    for (const [i, bytes] of back.entries()) assert.deepEqual(bytes, blobs[i]!.bytes);
   });
 });
