@@ -125,7 +125,11 @@ describe('kiln build, end to end', () => {
     assert.equal(res.code, 0, res.stderr);
 
     const remote = await skopeoInspect(`docker://${ref}`);
-    assert.equal((remote.Layers as string[]).length, 4, 'base layer plus WORKDIR, COPY and RUN layers');
+    assert.equal(
+      (remote.Layers as string[]).length,
+      4,
+      'base layer plus WORKDIR, COPY and RUN layers',
+    );
     const bundle = join(work, 'user-bundle');
     await umociUnpack(layout, 'v1', bundle);
     assert.equal(await readFile(join(bundle, 'rootfs/app/made.txt'), 'utf8'), 'hello from RUN\n');

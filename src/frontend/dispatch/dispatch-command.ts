@@ -46,29 +46,40 @@ export function dispatchCommand(state: StageState, cmd: Command, ctx: DispatchCo
 
   switch (cmd.kind) {
     case 'env':
-      return dispatchEnv(state, x, pairs(cmd.env));
+      dispatchEnv(state, x, pairs(cmd.env));
+      return;
     case 'label':
-      return dispatchLabel(state, x, pairs(cmd.labels));
+      dispatchLabel(state, x, pairs(cmd.labels));
+      return;
     case 'maintainer':
-      return dispatchMaintainer(state, x, cmd.maintainer);
+      dispatchMaintainer(state, x, cmd.maintainer);
+      return;
     case 'user':
-      return dispatchUser(state, x, cmd.user);
+      dispatchUser(state, x, cmd.user);
+      return;
     case 'expose':
-      return dispatchExpose(state, x, cmd.ports, location);
+      dispatchExpose(state, x, cmd.ports, location);
+      return;
     case 'volume':
-      return dispatchVolume(state, x, cmd.volumes, location);
+      dispatchVolume(state, x, cmd.volumes, location);
+      return;
     case 'stopsignal':
-      return dispatchStopSignal(state, x, cmd.signal, location);
+      dispatchStopSignal(state, x, cmd.signal, location);
+      return;
     case 'shell':
-      return dispatchShell(state, cmd.shell);
+      dispatchShell(state, cmd.shell);
+      return;
     case 'onbuild':
-      return dispatchOnbuild(state, cmd.expression);
+      dispatchOnbuild(state, cmd.expression);
+      return;
     case 'cmd':
-      return dispatchCmd(state, cmd.command.cmdLine, !cmd.command.prependShell);
+      dispatchCmd(state, cmd.command.cmdLine, !cmd.command.prependShell);
+      return;
     case 'entrypoint':
-      return dispatchEntrypoint(state, cmd.command.cmdLine, !cmd.command.prependShell);
+      dispatchEntrypoint(state, cmd.command.cmdLine, !cmd.command.prependShell);
+      return;
     case 'healthcheck':
-      return dispatchHealthcheck(state, {
+      dispatchHealthcheck(state, {
         Test: cmd.health.test,
         ...(cmd.health.intervalMs ? { Interval: cmd.health.intervalMs * MS_TO_NS } : {}),
         ...(cmd.health.timeoutMs ? { Timeout: cmd.health.timeoutMs * MS_TO_NS } : {}),
@@ -78,8 +89,9 @@ export function dispatchCommand(state: StageState, cmd: Command, ctx: DispatchCo
           : {}),
         ...(cmd.health.retries ? { Retries: cmd.health.retries } : {}),
       });
+      return;
     case 'arg':
-      return dispatchArg(
+      dispatchArg(
         state,
         x,
         cmd.args.map((a) => ({
@@ -89,13 +101,17 @@ export function dispatchCommand(state: StageState, cmd: Command, ctx: DispatchCo
         ctx.buildArgs,
         ctx.metaArgs,
       );
+      return;
     case 'workdir':
-      return dispatchWorkdir(state, x, cmd.path, location);
+      dispatchWorkdir(state, x, cmd.path, location);
+      return;
     case 'run':
-      return dispatchRunCommand(state, cmd, ctx, location);
+      dispatchRunCommand(state, cmd, ctx, location);
+      return;
     case 'copy':
     case 'add':
-      return dispatchCopyCommand(state, cmd, x, ctx, location);
+      dispatchCopyCommand(state, cmd, x, ctx, location);
+      return;
   }
 }
 

@@ -8,7 +8,11 @@ export interface Expander {
   words(text: string): string[];
 }
 
-export function expanderFor(state: StageState, escape: string, location: SourceLocation): Expander {
+export function expanderFor(
+  state: StageState,
+  escapeChar: string,
+  location: SourceLocation,
+): Expander {
   const env = expansionEnv(state);
   const wrap = <T>(fn: () => T): T => {
     try {
@@ -20,7 +24,7 @@ export function expanderFor(state: StageState, escape: string, location: SourceL
     }
   };
   return {
-    word: (text) => wrap(() => expandWord(text, env, escape)),
-    words: (text) => wrap(() => expandWords(text, env, escape)),
+    word: (text) => wrap(() => expandWord(text, env, escapeChar)),
+    words: (text) => wrap(() => expandWords(text, env, escapeChar)),
   };
 }

@@ -71,7 +71,7 @@ export async function planBuild(
   for (const stage of stages) {
     if (!needed.has(stage.index)) continue;
     const base = bases[stage.index]!;
-    const state = await initialState(stage, base, configs.get(stage.index), finalStates, options);
+    const state = await initialState(stage, base, configs.get(stage.index), finalStates);
     for (const command of stage.commands) {
       dispatchCommand(state, command, {
         escape: parsed.directives.escape,
@@ -132,10 +132,10 @@ function resolveBaseSpec(
   stage: Stage,
   stages: Stage[],
   globals: Map<string, string>,
-  escape: string,
+  escapeChar: string,
   options: PlanOptions,
 ): BaseSpec {
-  const x = expanderFor(stateFromArgs(globals), escape, loc(stage.location));
+  const x = expanderFor(stateFromArgs(globals), escapeChar, loc(stage.location));
   const name = x.word(stage.baseName);
   if (name === '') {
     throw new DockerfileError(
@@ -183,7 +183,6 @@ async function initialState(
   base: BaseSpec,
   baseConfig: Promise<ImageConfig> | undefined,
   finalStates: Map<number, StageState>,
-  options: PlanOptions,
 ): Promise<StageState> {
   let config: ContainerConfig = { Env: [`PATH=${DEFAULT_PATH}`] };
   let args = new Map<string, string>();
