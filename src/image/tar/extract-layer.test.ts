@@ -186,6 +186,37 @@ describe('extractLayer', () => {
     });
   }
 
+  it('re-resolves parents after a directory is replaced by a symlink in the same layer', async () => {
+    const dir = await freshDir();
+    await extractLayer(
+      layer([
+        e('a', { type: 'dir' }),
+        e('a/x', {}, 'x'),
+        e('b', { type: 'dir' }),
+        e('a', { type: 'symlink', linkname: '/b' }),
+        e('a/y', {}, 'y'),
+      ]),
+      dir,
+      { whiteouts: 'apply' },
+    );
+    assert.equal(await readFile(join(dir, 'b/y'), 'utf8'), 'y');
+    assert.equal(await readlink(join(dir, 'a')), '/b');
+  });
+
+  it('refuses an escape through a symlink that replaced an already used directory', async () => {
+    const dir = await freshDir();
+    const entries = [
+      e('a', { type: 'dir' }),
+      e('a/x', {}, 'x'),
+      e('a', { type: 'symlink', linkname: '../../..' }),
+      e('a/evil2', {}, 'x'),
+    ];
+    await assert.rejects(
+      extractLayer(layer(entries), dir, { whiteouts: 'apply' }),
+      isCode('LAYER_PATH_ESCAPE'),
+    );
+  });
+
   it('replaces a symlink planted earlier instead of writing through it', async () => {
     const dir = await freshDir();
     const victim = join(base, 'victim');

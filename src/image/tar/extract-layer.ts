@@ -82,6 +82,12 @@ class LayerExtractor {
   private readonly created = new Set<string>();
   private readonly dirs: Array<{ path: string; entry: TarEntry; ino: number }> = [];
   private readonly nodes = new Map<string, Pending>();
+  /**
+   * Parent directories already resolved, by in-layer path: most entries share their parent with
+   * the one before. Cleared whenever something is removed or a symlink is made, the only changes
+   * that can alter how a path resolves.
+   */
+  private readonly resolved = new Map<string, string>();
   private readonly warnings = new Map<string, { message: string; count: number }>();
   private count = 0;
 
@@ -105,10 +111,7 @@ class LayerExtractor {
     const parts = layerPathComponents(entry.path, entry.path);
     const base = parts.pop();
     if (base === undefined) throw invalid(entry, 'the path is empty');
-    const parent = await resolveDirInRoot(this.root, parts, entry.path, {
-      create: true,
-      onCreate: (path) => this.created.add(path),
-    });
+    const parent = await this.resolveParent(parts, entry.path);
 
     if (base.startsWith(WHITEOUT_PREFIX)) {
       await this.whiteout(entry, parent, base);
@@ -133,6 +136,7 @@ class LayerExtractor {
         await this.setTimes(target, entry);
         return;
       case 'symlink':
+        this.resolved.clear();
         await symlink(entry.linkname ?? '', target);
         await this.lchown(target, entry);
         await this.setTimes(target, entry);
@@ -156,6 +160,23 @@ class LayerExtractor {
         });
         return;
     }
+  }
+
+  private async resolveParent(parts: string[], entryPath: string): Promise<string> {
+    const key = parts.join('/');
+    const cached = this.resolved.get(key);
+    if (cached !== undefined) return cached;
+    const parent = await resolveDirInRoot(this.root, parts, entryPath, {
+      create: true,
+      onCreate: (path) => this.created.add(path),
+    });
+    this.resolved.set(key, parent);
+    return parent;
+  }
+
+  private async remove(path: string): Promise<void> {
+    this.resolved.clear();
+    await rm(path, { recursive: true, force: true });
   }
 
   async finish(): Promise<ExtractResult> {
@@ -190,7 +211,7 @@ class LayerExtractor {
 
     const target = join(parent, name);
     this.nodes.delete(target);
-    await rm(target, { recursive: true, force: true });
+    await this.remove(target);
     if (this.options.whiteouts === 'apply') return;
     this.created.add(target);
     this.nodes.set(target, {
@@ -205,14 +226,14 @@ class LayerExtractor {
     const stats = await lstat(target).catch(() => undefined);
     if (stats === undefined) return;
     if (keepDir && stats.isDirectory()) return;
-    await rm(target, { recursive: true, force: true });
+    await this.remove(target);
   }
 
   private async removeNotCreated(dir: string): Promise<void> {
     for (const name of await readdir(dir)) {
       const path = join(dir, name);
       if (!this.created.has(path)) {
-        await rm(path, { recursive: true, force: true });
+        await this.remove(path);
         continue;
       }
       const stats = await lstat(path);

@@ -91,6 +91,8 @@ export interface HeaderFields {
   gname?: Buffer;
   devmajor?: number;
   devminor?: number;
+  /** Leave the device fields NUL-filled, as Go's archive/tar does for PAX header blocks. */
+  noDeviceNumbers?: boolean;
 }
 
 /** Encodes a ustar header. Numbers must fit their octal fields, except device numbers. */
@@ -107,7 +109,7 @@ export function encodeHeader(fields: HeaderFields): Buffer {
   block.write('ustar\x0000', F.magic[0], 'latin1');
   if (fields.uname !== undefined) writeString(block, F.uname, fields.uname);
   if (fields.gname !== undefined) writeString(block, F.gname, fields.gname);
-  for (const key of ['devmajor', 'devminor'] as const) {
+  for (const key of fields.noDeviceNumbers ? [] : (['devmajor', 'devminor'] as const)) {
     const value = fields[key] ?? 0;
     if (value > OCTAL_MAX.dev) writeBase256(block, F[key], value);
     else writeOctal(block, F[key], value);

@@ -73,16 +73,8 @@ export function encodeEntryHeader(entry: TarEntry): Buffer {
   const headerName = entry.type === 'dir' ? entry.path.replace(/\/*$/, '/') : entry.path;
   const nameBytes = Buffer.from(headerName, 'utf8');
 
-  let name: Buffer = nameBytes;
-  let prefix: Buffer | undefined;
-  if (!isAscii(nameBytes) || nameBytes.length > 100) {
-    const split = isAscii(nameBytes) ? splitUstarPath(nameBytes) : undefined;
-    if (split !== undefined) ({ prefix, name } = split);
-    else {
-      pax.push(['path', nameBytes]);
-      name = asciiOnly(nameBytes, 100);
-    }
-  }
+  const nameFits = isAscii(nameBytes) && nameBytes.length <= 100;
+  const split = nameFits || !isAscii(nameBytes) ? undefined : splitUstarPath(nameBytes);
 
   let linkname: Buffer | undefined;
   if (entry.linkname !== undefined) {
@@ -126,6 +118,18 @@ export function encodeEntryHeader(entry: TarEntry): Buffer {
     pax.push([`SCHILY.xattr.${key}`, Buffer.from(value)]);
   }
 
+  // As Go's archive/tar: the ustar prefix is used only when nothing else needs PAX; once there
+  // is a PAX header anyway, a long path goes into it too.
+  let name: Buffer = nameBytes;
+  let prefix: Buffer | undefined;
+  if (!nameFits) {
+    if (split !== undefined && pax.length === 0) ({ prefix, name } = split);
+    else {
+      pax.push(['path', nameBytes]);
+      name = asciiOnly(nameBytes, 100);
+    }
+  }
+
   const device = entry.type === 'char' || entry.type === 'block';
   const header = encodeHeader({
     name,
@@ -153,12 +157,18 @@ function compareBytes(a: string, b: string): number {
 function encodePaxHeader(realName: string, records: Array<[string, Buffer]>): Buffer {
   records.sort(([a], [b]) => compareBytes(a, b));
   const data = encodePaxRecords(records);
-  const slash = realName.lastIndexOf('/', realName.length - 2);
-  const dir = slash < 0 ? '' : realName.slice(0, slash + 1);
-  const base = realName.slice(slash + 1).replace(/\/$/, '');
-  const name = asciiOnly(Buffer.from(`${dir}PaxHeaders.0/${base}`.replace(/\/$/, '')), 100);
+  // Go's archive/tar names the header path.Join(dir, "PaxHeaders.0", file); readers ignore it.
+  const slash = realName.lastIndexOf('/');
+  const joined = `${realName.slice(0, slash + 1)}PaxHeaders.0/${realName.slice(slash + 1)}`;
+  const name = Buffer.from(
+    asciiOnly(Buffer.from(joined.replace(/\/$/, '')), 100)
+      .toString('latin1')
+      .replace(/\/+$/, ''),
+    'latin1',
+  );
   const header = encodeHeader({
     name,
+    noDeviceNumbers: true,
     mode: 0,
     uid: 0,
     gid: 0,
