@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ImageError } from './errors.js';
+import { MediaType } from './media-types.js';
+import { OciLayout } from './oci-layout.js';
+
+describe('OciLayout', () => {
+  it('creates the layout, replaces a tag in index.json and leaves no temp files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-layout-'));
+    try {
+      const layout = await OciLayout.open(dir);
+      assert.equal(
+        await readFile(join(dir, 'oci-layout'), 'utf8'),
+        '{"imageLayoutVersion":"1.0.0"}',
+      );
+      const one = {
+        mediaType: MediaType.ociManifest,
+        ...(await layout.putBlob(Buffer.from('{}'))),
+      };
+      const two = {
+        mediaType: MediaType.ociManifest,
+        ...(await layout.putBlob(Buffer.from('[]'))),
+      };
+      await layout.addManifest(one, ['v1', 'latest']);
+      await layout.addManifest(two, ['latest']);
+      await layout.addManifest(two, []);
+      await layout.addManifest(two, []);
+
+      assert.equal((await layout.resolve('v1'))?.digest, one.digest);
+      assert.equal((await layout.resolve('latest'))?.digest, two.digest);
+      const index = await layout.readIndex();
+      assert.equal(index.manifests.length, 3);
+      assert.deepEqual((await readdir(dir)).sort(), ['blobs', 'index.json', 'oci-layout']);
+      assert.deepEqual(await layout.readBlob(one.digest), Buffer.from('{}'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a corrupt blob with IMAGE_DIGEST_MISMATCH', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-layout-'));
+    try {
+      const layout = await OciLayout.open(dir);
+      const { digest } = await layout.putBlob(Buffer.from('data'));
+      await writeFile(layout.blobPath(digest), 'tampered');
+      await assert.rejects(
+        layout.readBlob(digest),
+        (err: unknown) => err instanceof ImageError && err.code === 'IMAGE_DIGEST_MISMATCH',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
