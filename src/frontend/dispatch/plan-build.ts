@@ -8,6 +8,7 @@ import type { Command, Stage } from '../instructions/commands.js';
 import { parseStages } from '../instructions/parse-stages.js';
 import { dispatchCommand } from './dispatch-command.js';
 import { expanderFor } from './expand.js';
+import { fsStepCount, parseTriggers } from './onbuild-triggers.js';
 import { platformArgs } from './platform-args.js';
 import { DEFAULT_PATH, type StageState } from './stage-state.js';
 
@@ -63,7 +64,11 @@ export async function planBuild(
   const configs = new Map<number, Promise<ImageConfig>>();
   for (const i of needed) {
     const base = bases[i]!;
-    if (base.kind === 'image') configs.set(i, options.resolveImageConfig(base.ref, base.platform));
+    if (base.kind !== 'image') continue;
+    const config = options.resolveImageConfig(base.ref, base.platform);
+    // Awaited in stage order below; a later rejection must not go unhandled meanwhile.
+    config.catch(() => {});
+    configs.set(i, config);
   }
 
   const plans: StagePlan[] = [];
@@ -72,7 +77,11 @@ export async function planBuild(
     if (!needed.has(stage.index)) continue;
     const base = bases[stage.index]!;
     const state = await initialState(stage, base, configs.get(stage.index), finalStates);
-    for (const command of stage.commands) {
+    // The base's ONBUILD triggers run first, and are not inherited by this image.
+    const triggers = parseTriggers(state.config.OnBuild ?? [], loc(stage.location));
+    if (state.config.OnBuild) delete state.config.OnBuild;
+    state.stepCount += fsStepCount(triggers);
+    for (const command of [...triggers, ...stage.commands]) {
       dispatchCommand(state, command, {
         escape: parsed.directives.escape,
         buildArgs: options.buildArgs,
@@ -197,7 +206,6 @@ async function initialState(
     args = new Map(parent.args);
   }
 
-  const steps = stage.commands.filter((c) => ['run', 'copy', 'add', 'workdir'].includes(c.kind));
   return {
     index: stage.index,
     label: stage.name ?? `stage-${stage.index}`,
@@ -207,7 +215,7 @@ async function initialState(
     vertices: [],
     history: [],
     dependsOn: new Set(base.kind === 'stage' ? [base.stage] : []),
-    stepCount: steps.length + 1,
+    stepCount: fsStepCount(stage.commands) + 1,
   };
 }
 

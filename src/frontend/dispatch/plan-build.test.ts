@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { BuildPlan, RunOp } from '../../graph/plan.js';
+import type { ImageConfig } from '../../image/oci-types.js';
+import { parseDockerfile } from '../dockerfile/index.js';
+import { planBuild } from './plan-build.js';
+
+const PLATFORM = { os: 'linux', architecture: 'amd64' };
+
+/** Base image configs by reference; the frontend only ever sees a base's config. */
+function configs(map: Record<string, ImageConfig['config']>) {
+  return async (ref: string): Promise<ImageConfig> => {
+    const config = map[ref];
+    if (!config) throw new Error(`no such image ${ref}`);
+    return { architecture: 'amd64', os: 'linux', config, rootfs: { type: 'layers', diff_ids: [] } };
+  };
+}
+
+const BASE = { base: { Env: ['PATH=/bin'], Cmd: ['sh'] } };
+
+async function plan(text: string, buildArgs: Record<string, string> = {}, target?: string) {
+  return planBuild(parseDockerfile(text, 'Dockerfile'), {
+    buildArgs: new Map(Object.entries(buildArgs)),
+    platform: PLATFORM,
+    resolveImageConfig: configs(BASE),
+    ...(target === undefined ? {} : { target }),
+  });
+}
+
+function runs(p: BuildPlan, stage = p.target): RunOp[] {
+  return p.stages[stage]!.vertices.map((v) => v.op).filter((o): o is RunOp => o.kind === 'run');
+}
+
+describe('planBuild()', () => {
+  it('lets one ENV instruction see the values from before it', async () => {
+    const p = await plan('FROM base\nENV A=1\nENV A=2 B=$A\n');
+    assert.deepEqual(p.stages[0]!.config.config?.Env, ['PATH=/bin', 'A=2', 'B=1']);
+  });
+
+  it('keeps global ARGs out of a stage unless it declares them again', async () => {
+    const p = await plan('ARG V=global\nFROM base\nRUN echo $V\nARG V\nRUN echo $V\n');
+    const [first, second] = runs(p);
+    assert.ok(!first!.env.some((e) => e.startsWith('V=')));
+    assert.ok(second!.env.includes('V=global'));
+  });
+
+  it('lets --build-arg override an ARG default and ENV shadow an ARG', async () => {
+    const p = await plan('FROM base\nARG V=default\nARG W=w\nENV W=env\nRUN true\n', { V: 'cli' });
+    const [run] = runs(p);
+    assert.ok(run!.env.includes('V=cli'));
+    assert.ok(run!.env.includes('W=env') && !run!.env.includes('W=w'));
+  });
+
+  it('carries build args into a stage that starts FROM another stage', async () => {
+    const p = await plan('FROM base AS a\nARG X=1\nFROM a\nRUN true\n');
+    assert.ok(runs(p)[0]!.env.includes('X=1'));
+  });
+
+  it('expands FROM with global ARGs and the platform ARGs', async () => {
+    const p = await plan('ARG IMG=base\nFROM ${IMG}\nARG TARGETARCH\nRUN echo $TARGETARCH\n');
+    assert.deepEqual(p.stages[0]!.base, { kind: 'image', ref: 'base', platform: PLATFORM });
+    assert.ok(runs(p)[0]!.env.includes('TARGETARCH=amd64'));
+  });
+
+  it('plans only the stages the target needs', async () => {
+    const text = 'FROM base AS a\nRUN a\nFROM base AS b\nRUN b\nFROM base AS c\nCOPY --from=a / /\n';
+    const p = await plan(text);
+    assert.equal(p.stages[1], undefined, 'stage b is skipped');
+    assert.deepEqual(p.stages[2]!.dependsOn, [0]);
+  });
+
+  it('clears an inherited CMD when ENTRYPOINT is set, but not a CMD set in the stage', async () => {
+    const inherited = await plan('FROM base\nENTRYPOINT ["/app"]\n');
+    assert.equal(inherited.stages[0]!.config.config?.Cmd, null);
+    const own = await plan('FROM base\nCMD ["x"]\nENTRYPOINT ["/app"]\n');
+    assert.deepEqual(own.stages[0]!.config.config?.Cmd, ['x']);
+  });
+
+  it('runs the base image ONBUILD triggers right after FROM and does not inherit them', async () => {
+    const p = await planBuild(parseDockerfile('FROM trig\nRUN after\n', 'Dockerfile'), {
+      buildArgs: new Map(),
+      platform: PLATFORM,
+      resolveImageConfig: configs({ trig: { Env: ['PATH=/bin'], OnBuild: ['RUN first'] } }),
+    });
+    const argv = runs(p).map((r) => r.argv.at(-1));
+    assert.deepEqual(argv, ['first', 'after']);
+    assert.equal(p.stages[0]!.config.config?.OnBuild, undefined);
+  });
+
+  it('writes history lines as BuildKit does, with build args counted in RUN', async () => {
+    const p = await plan('FROM base\nARG A=1\nRUN make\nWORKDIR app\n');
+    const history = p.stages[0]!.history.map((h) => h.createdBy);
+    assert.deepEqual(history, ['ARG A=1', 'RUN |1 A=1 /bin/sh -c make # buildkit', 'WORKDIR /app']);
+  });
+
+  it('reports an unknown --target with the stage names as a hint', async () => {
+    await assert.rejects(plan('FROM base AS one\n', {}, 'two'), (err: Error & { hint?: string }) => {
+      assert.match(err.message, /two/);
+      assert.match(err.hint ?? '', /one/);
+      return true;
+    });
+  });
+});
