@@ -38,6 +38,7 @@ export interface SolverServices {
  */
 export class Solver {
   private readonly results = new Map<number, Promise<StageResult>>();
+  private readonly steps = new Map<string, Promise<{ record: StepRecord; executed: boolean }>>();
   private readonly limit: Semaphore;
   private readonly abort = new AbortController();
 
@@ -113,12 +114,34 @@ export class Solver {
       input: await this.services.inputDigest(vertex, stages),
     });
 
-    const cached = this.services.noCache ? undefined : await this.services.records.get(key);
-    if (cached) {
-      bus.emit({ type: 'step', id: vertex.id, name: vertex.name, status: 'cached' });
-      return withStep(below, key, cached, vertex.createdBy);
+    // Memoized per key for the whole build: stages sharing a step (same parent, same op and
+    // inputs, e.g. the same COPY on the same base) run it once, and the others see it cached.
+    let step = this.steps.get(key);
+    const owner = step === undefined;
+    if (!step) {
+      step = this.lookupOrExecute(vertex, below, key);
+      this.steps.set(key, step);
     }
+    const { record, executed } = await step;
+    if (!owner || !executed) {
+      bus.emit({ type: 'step', id: vertex.id, name: vertex.name, status: 'cached' });
+    }
+    return withStep(below, key, record, vertex.createdBy);
+  }
 
+  private async lookupOrExecute(
+    vertex: Vertex,
+    below: StageResult,
+    key: string,
+  ): Promise<{ record: StepRecord; executed: boolean }> {
+    const cached = this.services.noCache ? undefined : await this.services.records.get(key);
+    if (cached) return { record: cached, executed: false };
+    return { record: await this.executeVertex(vertex, below, key), executed: true };
+  }
+
+  private executeVertex(vertex: Vertex, below: StageResult, key: string): Promise<StepRecord> {
+    const { bus } = this.services;
+    const stages = (i: number): Promise<StageResult> => this.solveStage(i);
     return this.limit.use(async () => {
       this.abort.signal.throwIfAborted();
       const started = Date.now();
@@ -138,7 +161,7 @@ export class Solver {
           status: 'done',
           duration_ms: Date.now() - started,
         });
-        return withStep(below, key, record, vertex.createdBy);
+        return record;
       } catch (err) {
         const status =
           this.abort.signal.aborted && !(err instanceof KilnError) ? 'canceled' : 'error';

@@ -59,6 +59,12 @@ export class SnapshotStore {
           await rename(tmp, final);
         } catch (err) {
           await rm(tmp, { recursive: true, force: true });
+          // Ids name content (a step key, a diff ID): another build sharing this cache that
+          // committed the same id first made it from the same inputs, so that one is used.
+          const code = (err as NodeJS.ErrnoException).code;
+          const existing =
+            code === 'ENOTEMPTY' || code === 'EEXIST' ? await this.get(id) : undefined;
+          if (existing) return existing;
           throw new BuildError('WORKER_SNAPSHOT_COMMIT', `cannot commit snapshot ${id}`, {
             cause: err,
           });
