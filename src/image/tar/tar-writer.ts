@@ -67,7 +67,27 @@ function validateEntry(entry: TarEntry): void {
 }
 
 /** The header blocks (an optional PAX header, then the ustar header) for one entry. */
-export function encodeEntryHeader(entry: TarEntry): Buffer {
+export interface TarWriteOptions {
+  /**
+   * Add the file type bits (S_IFREG, S_IFDIR, ...) to the header mode, as moby's archive package
+   * does (Docker's classic builder, `docker save`). BuildKit and containerd write permission
+   * bits only, which is the default here.
+   */
+  modeTypeBits?: boolean;
+}
+
+/** The S_IF* bits moby adds per type; a hardlink carries those of the regular file it names. */
+const MODE_TYPE_BITS: Record<EntryType, number> = {
+  file: 0o100000,
+  hardlink: 0o100000,
+  symlink: 0o120000,
+  char: 0o20000,
+  block: 0o60000,
+  dir: 0o40000,
+  fifo: 0o10000,
+};
+
+export function encodeEntryHeader(entry: TarEntry, options: TarWriteOptions = {}): Buffer {
   validateEntry(entry);
   const pax: Array<[string, Buffer]> = [];
   const headerName = entry.type === 'dir' ? entry.path.replace(/\/*$/, '/') : entry.path;
@@ -134,7 +154,7 @@ export function encodeEntryHeader(entry: TarEntry): Buffer {
   const header = encodeHeader({
     name,
     ...(prefix === undefined ? {} : { prefix }),
-    mode: entry.mode & 0o7777,
+    mode: (entry.mode & 0o7777) | (options.modeTypeBits ? MODE_TYPE_BITS[entry.type] : 0),
     uid,
     gid,
     size,
@@ -245,9 +265,10 @@ async function* entryContent(item: LayerEntry): AsyncGenerator<Buffer> {
  */
 export async function* encodeTar(
   entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>,
+  options: TarWriteOptions = {},
 ): AsyncGenerator<Buffer> {
   for await (const item of entries) {
-    yield encodeEntryHeader(item.entry);
+    yield encodeEntryHeader(item.entry, options);
     yield* entryContent(item);
     const pad = padding(item.entry.type === 'file' ? item.entry.size : 0);
     if (pad.length > 0) yield Buffer.from(pad);
@@ -261,6 +282,7 @@ const BATCH = 64 * 1024;
 export async function writeTar(
   entries: AsyncIterable<LayerEntry> | Iterable<LayerEntry>,
   out: Writable,
+  options: TarWriteOptions = {},
 ): Promise<{ size: number }> {
   let size = 0;
   let batch: Buffer[] = [];
@@ -273,7 +295,7 @@ export async function writeTar(
     if (!out.write(chunk)) await once(out, 'drain');
   };
 
-  for await (const chunk of encodeTar(entries)) {
+  for await (const chunk of encodeTar(entries, options)) {
     size += chunk.length;
     batch.push(chunk);
     batchLength += chunk.length;
