@@ -133,6 +133,7 @@ export function toBuildRequest(
   return {
     contextDir,
     dockerfilePath,
+    dockerfileFromStdin: stdinDockerfile,
     dockerfileDisplayName: stdinDockerfile ? 'Dockerfile' : (flags.file ?? 'Dockerfile'),
     ...(flags.target === undefined ? {} : { target: flags.target }),
     buildArgs: parseKeyValues(flags.buildArg, '--build-arg', env),

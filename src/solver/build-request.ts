@@ -27,8 +27,8 @@ export interface BuildRequest {
   contextDir: string;
   /** Absolute path of the Dockerfile; its text is read by the engine. */
   dockerfilePath: string;
-  /** The Dockerfile's text when it came from stdin (`-f -`). */
-  dockerfileText?: string;
+  /** `-f -`: the Dockerfile is read from stdin (by the process that builds, after any re-exec). */
+  dockerfileFromStdin: boolean;
   /** Name shown in errors (the path as the user typed it, or `Dockerfile` for stdin). */
   dockerfileDisplayName: string;
   target?: string;

@@ -24,6 +24,7 @@ import { LayerSnapshots } from './layer-snapshots.js';
 import type { SolverServices, StepOutput } from './solver.js';
 import type { LayerInfo, StageResult } from './stage-result.js';
 import type { StepContext } from './step-context.js';
+import { StepLogs } from './step-logs.js';
 
 /** The engine's parts for one build, wired together: what the solver and exporters call. */
 export class BuildServices implements SolverServices {
@@ -35,6 +36,7 @@ export class BuildServices implements SolverServices {
   private readonly layers: LayerSnapshots;
   private readonly xattrPrefix: XattrPrefix;
   private readonly scratchDir: string;
+  private readonly logs: StepLogs;
 
   constructor(
     private readonly request: BuildRequest,
@@ -57,6 +59,11 @@ export class BuildServices implements SolverServices {
       this.fetchLayer(l),
     );
     this.scratchDir = path.join(request.cacheDir, 'tmp', `build-${process.pid}-${Date.now()}`);
+    this.logs = new StepLogs(request.cacheDir, bus);
+  }
+
+  logPath(vertexId: string): string | undefined {
+    return this.logs.pathOf(vertexId);
   }
 
   async fetchLayer(layer: LayerInfo): Promise<void> {
@@ -169,6 +176,7 @@ export class BuildServices implements SolverServices {
   }
 
   async close(): Promise<void> {
+    await this.logs.close();
     await fsp.rm(this.scratchDir, { recursive: true, force: true });
   }
 }

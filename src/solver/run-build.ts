@@ -73,7 +73,11 @@ export async function runBuild(
 }
 
 async function readDockerfile(request: BuildRequest): Promise<Buffer> {
-  if (request.dockerfileText !== undefined) return Buffer.from(request.dockerfileText);
+  if (request.dockerfileFromStdin) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
   try {
     return await fsp.readFile(request.dockerfilePath);
   } catch (err) {

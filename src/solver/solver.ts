@@ -21,6 +21,8 @@ export interface SolverServices {
   resolveBase(stage: StagePlan): Promise<StageResult>;
   /** What in the outside world a vertex depends on beyond its op (e.g. context file digests). */
   inputDigest(vertex: Vertex, stages: (i: number) => Promise<StageResult>): Promise<unknown>;
+  /** Where the full output of a step is kept, once it printed something. */
+  logPath?(vertexId: string): string | undefined;
   /** Runs a vertex on top of `below` and captures its layer. */
   execute(
     vertex: Vertex,
@@ -172,8 +174,23 @@ export class Solver {
           status,
           duration_ms: Date.now() - started,
         });
-        throw err;
+        throw this.located(err, vertex);
       }
+    });
+  }
+
+  /**
+   * A step's failure points at its Dockerfile instruction, as BuildKit's errors do, and says
+   * where the step's whole output was kept.
+   */
+  private located(err: unknown, vertex: Vertex): unknown {
+    if (!(err instanceof BuildError) || err.location) return err;
+    const log = this.services.logPath?.(vertex.id);
+    const hint = err.hint ?? (log ? `the step's full output is in ${log}` : undefined);
+    return new BuildError(err.code, `${vertex.name}: ${err.message}`, {
+      location: vertex.location,
+      ...(hint ? { hint } : {}),
+      cause: err,
     });
   }
 }
