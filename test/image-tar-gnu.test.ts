@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { getAttributeSync, setAttributeSync } from 'fs-xattr';
+import { TarError } from '../src/image/errors.js';
 import type { LayerEntry, TarEntry } from '../src/image/tar/entry.js';
 import { extractLayer } from '../src/image/tar/extract-layer.js';
 import { readTar } from '../src/image/tar/tar-reader.js';
@@ -132,6 +133,36 @@ describe('tar codec against GNU tar', () => {
     const result = await extractLayer(createReadStream(file), out, { whiteouts: 'apply' });
     assert.equal(result.entries, 1);
     assert.equal(await readFile(join(out, name), 'utf8'), 'long');
+  });
+
+  it('reads base-256 ids from a GNU-format tar', async () => {
+    const src = join(dir, 'gnu-src4');
+    await mkdir(src);
+    await writeFile(join(src, 'f'), 'ids');
+    const file = join(dir, 'gnu-ids.tar');
+    const owner = ['--owner=big:3000000', '--group=big:2500000'];
+    execFileSync('tar', ['--format=gnu', ...owner, '-cf', file, '-C', src, 'f']);
+    const header = (await readFile(file)).subarray(0, 512);
+    assert.equal(header[108], 0x80, 'GNU tar should have used base-256 for the uid');
+    const entries: TarEntry[] = [];
+    for await (const item of readTar(createReadStream(file))) entries.push(item.entry);
+    assert.equal(entries[0]!.uid, 3_000_000);
+    assert.equal(entries[0]!.gid, 2_500_000);
+    assert.equal(entries[0]!.uname, 'big');
+  });
+
+  it('refuses sparse entries with TAR_UNSUPPORTED instead of misreading them', async () => {
+    const src = join(dir, 'gnu-src5');
+    await mkdir(src);
+    execFileSync('truncate', ['-s', '1M', join(src, 'sparse')]);
+    const file = join(dir, 'gnu-sparse.tar');
+    execFileSync('tar', ['--sparse', '--format=pax', '-cf', file, '-C', src, 'sparse']);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of readTar(createReadStream(file))) void _;
+      })(),
+      (err: unknown) => err instanceof TarError && err.code === 'TAR_UNSUPPORTED',
+    );
   });
 
   it('extracts a gzip-compressed GNU tar, sniffing the compression', async () => {

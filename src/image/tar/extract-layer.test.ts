@@ -134,6 +134,21 @@ describe('extractLayer', () => {
     assert.equal(await readFile(join(dir, 'cache/new'), 'utf8'), 'new');
   });
 
+  it('ignores overlayfs xattrs carried by a layer and does not create dirs for whiteouts', async () => {
+    const dir = await freshDir();
+    const result = await extractLayer(
+      layer([
+        e('d', { type: 'dir', xattrs: { 'user.overlay.opaque': Buffer.from('y') } }),
+        e('missing/parent/.wh.x'),
+      ]),
+      dir,
+      { whiteouts: 'apply' },
+    );
+    assert.throws(() => getAttributeSync(join(dir, 'd'), 'user.overlay.opaque'));
+    assert.ok(result.warnings.some((w) => w.includes('ignored overlayfs xattr')));
+    await assert.rejects(lstat(join(dir, 'missing')));
+  });
+
   it('follows a parent symlink inside the root as the container would', async () => {
     const dir = await freshDir();
     await extractLayer(

@@ -111,12 +111,16 @@ class LayerExtractor {
     const parts = layerPathComponents(entry.path, entry.path);
     const base = parts.pop();
     if (base === undefined) throw invalid(entry, 'the path is empty');
-    const parent = await this.resolveParent(parts, entry.path);
-
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      await this.whiteout(entry, parent, base);
+      // Deleting from a directory that is not there is a no-op: do not create it to do so.
+      const parent =
+        this.options.whiteouts === 'apply'
+          ? await this.existingParent(parts, entry.path)
+          : await this.resolveParent(parts, entry.path);
+      if (parent !== undefined) await this.whiteout(entry, parent, base);
       return;
     }
+    const parent = await this.resolveParent(parts, entry.path);
     const target = join(parent, base);
     this.nodes.delete(target);
     await this.clear(target, entry.type === 'dir');
@@ -172,6 +176,15 @@ class LayerExtractor {
     });
     this.resolved.set(key, parent);
     return parent;
+  }
+
+  private async existingParent(parts: string[], entryPath: string): Promise<string | undefined> {
+    try {
+      return await resolveDirInRoot(this.root, parts, entryPath, { create: false });
+    } catch (err) {
+      if (err instanceof ExtractError && err.code === 'LAYER_INVALID_PATH') return undefined;
+      throw err;
+    }
   }
 
   private async remove(path: string): Promise<void> {
@@ -296,6 +309,12 @@ class LayerExtractor {
     await this.lchown(path, entry);
     if (!this.xattrs || entry.xattrs === undefined) return;
     for (const [name, value] of Object.entries(entry.xattrs)) {
+      // overlayfs keeps its own state (opaque, redirect, metacopy) in these namespaces; a layer
+      // that carried them could make the mounted tree differ from what its entries say.
+      if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) {
+        this.warn(`xattr:${name}`, `ignored overlayfs xattr ${name} on '${entry.path}'`);
+        continue;
+      }
       try {
         await setAttribute(path, name, value);
       } catch (err) {

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { TarError } from '../errors.js';
 import type { LayerEntry, TarEntry } from './entry.js';
+import { encodePaxRecords } from './pax.js';
 import { readTar } from './tar-reader.js';
 import { encodeTar } from './tar-writer.js';
 
@@ -81,6 +82,38 @@ describe('tar codec', () => {
     const bytes = await tarBytes([file(name, 'x')]);
     assert.equal(bytes.includes(Buffer.from('path=')), false);
     assert.equal((await readAll(bytes))[0]!.entry.path, name);
+  });
+
+  it('puts a splittable long path into PAX when the entry needs PAX anyway, as Go does', async () => {
+    const name = 'd'.repeat(90) + '/' + 'e'.repeat(90);
+    const bytes = await tarBytes([file(name, 'x', { xattrs: { 'user.a': Buffer.from('1') } })]);
+    assert.ok(bytes.includes(Buffer.from(` path=${name}\n`)));
+    assert.equal((await readAll(bytes))[0]!.entry.path, name);
+  });
+
+  it('applies global PAX records to later entries unless an entry overrides them', async () => {
+    const longUname = 'u'.repeat(40);
+    const one = await tarBytes([file('a', 'x'), file('b', 'y', { uname: longUname })]);
+    const records = encodePaxRecords([['uname', Buffer.from('globalu')]]);
+    const g = Buffer.alloc(512);
+    g.write('pax_global_header', 0, 'latin1');
+    g.write('0000644\0', 100, 'latin1');
+    g.write('0000000\0', 108, 'latin1');
+    g.write('0000000\0', 116, 'latin1');
+    g.write(records.length.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
+    g.write('00000000000\0', 136, 'latin1');
+    g.write('g', 156, 'latin1');
+    g.write('ustar\x0000', 257, 'latin1');
+    g.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of g) sum += b;
+    g.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    const data = Buffer.concat([records, Buffer.alloc(512 - records.length)]);
+    const items = await readAll(Buffer.concat([g, data, one]));
+    assert.deepEqual(
+      items.map((i) => i.entry.uname),
+      ['globalu', longUname],
+    );
   });
 
   it('keeps binary xattr values byte for byte, including NUL and invalid UTF-8', async () => {
