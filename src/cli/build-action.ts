@@ -1,27 +1,49 @@
 import { KilnError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
-import { runBuild } from '../solver/run-build.js';
+import type { BuildRequest } from '../solver/build-request.js';
+import { type BuildOutcome, runBuild } from '../solver/run-build.js';
 import { reexecInUserNamespace } from '../worker/sandbox/userns.js';
 import { type BuildFlags, toBuildRequest } from './build-options.js';
 import { errorEvent } from './error-event.js';
 import { attachProgress } from './progress.js';
 import { writeResultFiles } from './result-files.js';
 
+/** What a build command hands to runBuildCommand: how to show progress, validate and finish. */
+export interface BuildInvocation {
+  progress: string;
+  /**
+   * Validates the flags into a request. Runs in the outer process and again inside the user
+   * namespace, so bad flags fail before any namespace is made.
+   */
+  prepare(bus: EventBus): BuildRequest;
+  /** Writes the result files, after the build succeeded. */
+  finish(outcome: BuildOutcome): Promise<void>;
+}
+
 /**
  * `kiln build`: validate the flags, move into the user namespace (a child process of the same
  * binary), then build and report. Bad flags fail before any namespace is made.
  */
-export async function buildAction(context: string, flags: BuildFlags): Promise<number> {
+export function buildAction(context: string, flags: BuildFlags): Promise<number> {
+  return runBuildCommand({
+    progress: flags.progress,
+    prepare: () => toBuildRequest(context, flags, process.cwd(), process.env),
+    finish: (outcome) => writeResultFiles(outcome, flags.metadataFile, flags.iidfile),
+  });
+}
+
+/** The path every build command shares (`kiln build`, `kiln executor`); resolves the exit code. */
+export async function runBuildCommand(invocation: BuildInvocation): Promise<number> {
   const bus = new EventBus();
   let finish: () => void;
   try {
-    finish = attachProgress(bus, flags.progress, process.stderr);
+    finish = attachProgress(bus, invocation.progress, process.stderr);
   } catch (err) {
     return reportWithoutBus(err);
   }
 
   try {
-    const request = toBuildRequest(context, flags, process.cwd(), process.env);
+    const request = invocation.prepare(bus);
     const childExit = await reexecInUserNamespace({ isolation: request.isolation });
     if (childExit !== undefined) return childExit;
 
@@ -29,7 +51,7 @@ export async function buildAction(context: string, flags: BuildFlags): Promise<n
     const interrupted = onSignals(abort);
     try {
       const outcome = await runBuild(request, bus, abort.signal);
-      await writeResultFiles(outcome, flags.metadataFile, flags.iidfile);
+      await invocation.finish(outcome);
       bus.emit({
         type: 'result',
         ...(outcome.manifestDigest ? { digest: outcome.manifestDigest } : {}),

@@ -4,6 +4,7 @@ import { KilnError } from '../errors.js';
 import { buildAction } from './build-action.js';
 import { buildCommand } from './build-command.js';
 import { debugCommand } from './debug-command.js';
+import { executorCommand } from './executor-command.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../../package.json') as { version: string };
@@ -22,6 +23,7 @@ export async function runCli(argv: string[]): Promise<number> {
     .showHelpAfterError();
   program.addCommand(buildCommand(async (ctx, flags) => setExit(await buildAction(ctx, flags))));
   program.addCommand(debugCommand(setExit));
+  program.addCommand(executorCommand(setExit));
 
   try {
     await program.parseAsync(argv);
