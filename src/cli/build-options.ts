@@ -111,17 +111,23 @@ export function toBuildRequest(
   cwd: string,
   env: NodeJS.ProcessEnv,
 ): BuildRequest {
-  if (context === '-') {
-    throw new InputError('CONTEXT_UNSUPPORTED', 'a build context from stdin is not supported yet', {
-      hint: 'pass a directory as the build context',
-    });
+  const contextFromStdin = context === '-';
+  if (contextFromStdin && flags.file === '-') {
+    throw new InputError(
+      'FLAG_INVALID',
+      'the context and the Dockerfile cannot both come from stdin',
+    );
   }
-  const contextDir = path.resolve(cwd, context);
+  // A context on stdin is extracted by the building process; the path is filled in there.
+  const contextDir = contextFromStdin ? '' : path.resolve(cwd, context);
   const file = flags.file ?? path.join(contextDir, 'Dockerfile');
   const stdinDockerfile = file === '-';
-  const dockerfilePath = stdinDockerfile
-    ? path.join(contextDir, 'Dockerfile')
-    : path.resolve(cwd, file);
+  // With the context on stdin, -f names a file inside it, as in `docker build -f F -`.
+  const dockerfilePath = contextFromStdin
+    ? (flags.file ?? 'Dockerfile')
+    : stdinDockerfile
+      ? path.join(contextDir, 'Dockerfile')
+      : path.resolve(cwd, file);
 
   const outputs = flags.output.map((o) => parseOutputSpec(o, flags.tag, cwd));
   if (flags.push) {
@@ -132,6 +138,7 @@ export function toBuildRequest(
 
   return {
     contextDir,
+    contextFromStdin,
     dockerfilePath,
     dockerfileFromStdin: stdinDockerfile,
     dockerfileDisplayName: stdinDockerfile ? 'Dockerfile' : (flags.file ?? 'Dockerfile'),

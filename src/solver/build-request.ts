@@ -25,6 +25,8 @@ export interface SecretSpec {
 export interface BuildRequest {
   /** Absolute path of the build context directory. */
   contextDir: string;
+  /** `kiln build -`: the context (a tar) or the Dockerfile comes from stdin. */
+  contextFromStdin: boolean;
   /** Absolute path of the Dockerfile; its text is read by the engine. */
   dockerfilePath: string;
   /** `-f -`: the Dockerfile is read from stdin (by the process that builds, after any re-exec). */

@@ -1,4 +1,5 @@
 import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import { BlobStore } from '../cache/blob-store.js';
 import { RecordStore } from '../cache/record-store.js';
 import { BuildError, InputError } from '../errors.js';
@@ -11,6 +12,7 @@ import type { Descriptor } from '../image/oci-types.js';
 import type { BuildRequest } from './build-request.js';
 import { BuildServices } from './build-services.js';
 import { Solver } from './solver.js';
+import { readStdinContext } from './stdin-context.js';
 
 /** What a finished build reports: digests for --metadata-file, --iidfile and the result event. */
 export interface BuildOutcome {
@@ -26,7 +28,35 @@ export async function runBuild(
   bus: EventBus,
   signal: AbortSignal,
 ): Promise<BuildOutcome> {
-  const source = await readDockerfile(request);
+  if (!request.contextFromStdin)
+    return buildWith(request, await readDockerfile(request), bus, signal);
+  const stdin = await readStdinContext(path.join(request.cacheDir, 'tmp'));
+  try {
+    const dockerfilePath = path.resolve(stdin.contextDir, request.dockerfilePath);
+    if (!dockerfilePath.startsWith(`${stdin.contextDir}${path.sep}`)) {
+      throw new InputError(
+        'DOCKERFILE_OUTSIDE_CONTEXT',
+        `-f ${request.dockerfilePath} is outside the context`,
+      );
+    }
+    const resolved = { ...request, contextDir: stdin.contextDir, dockerfilePath };
+    return await buildWith(
+      resolved,
+      stdin.dockerfile ?? (await readDockerfile(resolved)),
+      bus,
+      signal,
+    );
+  } finally {
+    await stdin.dispose();
+  }
+}
+
+async function buildWith(
+  request: BuildRequest,
+  source: Buffer,
+  bus: EventBus,
+  signal: AbortSignal,
+): Promise<BuildOutcome> {
   const parsed = parseDockerfile(source, request.dockerfileDisplayName);
   for (const w of parsed.warnings) {
     bus.emit({ type: 'warning', message: w.message, file: parsed.file, line: w.line });

@@ -1,0 +1,116 @@
+/**
+ * Where a build's inputs come from: a Dockerfile on stdin (`-f -`), a context tar on stdin
+ * (`kiln build -`), a bare Dockerfile on stdin as the context, and -f relative to the current
+ * directory. Checked through the real CLI against a real registry.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pushFixture } from './support/images.js';
+import { runKiln } from './support/kiln.js';
+import { startRegistry, type TestRegistry } from './support/registry.js';
+
+describe('kiln build inputs', () => {
+  let registry: TestRegistry;
+  let base: string;
+  let work: string;
+
+  before(async () => {
+    registry = await startRegistry();
+    base = await pushFixture('busybox', registry.host);
+    work = await mkdtemp(join(tmpdir(), 'kiln-inputs-'));
+  });
+  after(async () => {
+    await registry?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('reads the Dockerfile from stdin with -f -', async () => {
+    const ctx = join(work, 'ctx1');
+    await mkdir(ctx);
+    await writeFile(join(ctx, 'data.txt'), 'from the context\n');
+    const out = join(work, 'out1');
+    const res = await runKiln(
+      ['build', '-f', '-', '--progress=quiet', '--cache-dir', join(work, 'cache'), '-o', out, ctx],
+      { input: `FROM ${base}\nCOPY data.txt /data.txt\n` },
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await readFile(join(out, 'data.txt'), 'utf8'), 'from the context\n');
+  });
+
+  it('takes a context tar on stdin, with -f naming a file inside it', async () => {
+    const ctx = join(work, 'ctx2');
+    await mkdir(join(ctx, 'sub'), { recursive: true });
+    await writeFile(join(ctx, 'sub', 'Build.dockerfile'), `FROM ${base}\nCOPY sub/x.txt /x.txt\n`);
+    await writeFile(join(ctx, 'sub', 'x.txt'), 'x\n');
+    const tar = execFileSync('tar', ['-C', ctx, '-cf', '-', '.']);
+    const out = join(work, 'out2');
+    const res = await runKiln(
+      [
+        'build',
+        '-f',
+        'sub/Build.dockerfile',
+        '--progress=quiet',
+        '--cache-dir',
+        join(work, 'cache'),
+        '-o',
+        out,
+        '-',
+      ],
+      { input: tar },
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await readFile(join(out, 'x.txt'), 'utf8'), 'x\n');
+  });
+
+  it('takes a bare Dockerfile on stdin as `docker build -` does, with an empty context', async () => {
+    const out = join(work, 'out3');
+    const res = await runKiln(
+      ['build', '--progress=quiet', '--cache-dir', join(work, 'cache'), '-o', out, '-'],
+      { input: `FROM ${base}\nRUN echo made > /made\n` },
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await readFile(join(out, 'made'), 'utf8'), 'made\n');
+  });
+
+  it('resolves -f against the current directory, not the context', async () => {
+    const ctx = join(work, 'ctx4');
+    const elsewhere = join(work, 'elsewhere');
+    await mkdir(ctx);
+    await mkdir(elsewhere);
+    await writeFile(join(elsewhere, 'My.dockerfile'), `FROM ${base}\nRUN echo f > /f\n`);
+    const out = join(work, 'out4');
+    const res = await runKiln(
+      [
+        'build',
+        '-f',
+        'My.dockerfile',
+        '--progress=quiet',
+        '--cache-dir',
+        join(work, 'cache'),
+        '-o',
+        out,
+        ctx,
+      ],
+      { cwd: elsewhere },
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await readFile(join(out, 'f'), 'utf8'), 'f\n');
+  });
+
+  it('says which file is missing when -f points nowhere, with exit code 2', async () => {
+    const res = await runKiln([
+      'build',
+      '-f',
+      join(work, 'nope'),
+      '--cache-dir',
+      join(work, 'cache'),
+      work,
+    ]);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /Dockerfile not found: .*nope/);
+  });
+});
