@@ -4,6 +4,8 @@
  * on the wire are not always honest about what a blob holds.
  */
 import { spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { Duplex, PassThrough, Readable, type Transform } from 'node:stream';
 import { constants, createGunzip, createGzip } from 'node:zlib';
 import { ImageError } from './errors.js';
@@ -13,7 +15,10 @@ export interface CompressOptions {
   compression: Compression;
   /** gzip 1-9 (default 6, as Go's and Docker's default), zstd 1-19 (default 3). */
   level?: number;
-  /** Use `pigz -p N` for gzip when it is installed; 0 or undefined means Node's zlib. */
+  /**
+   * Threads for gzip through `pigz -p N` (Node's zlib when pigz is not installed) and for zstd
+   * (`-T N`); 0 or undefined means Node's zlib for gzip and one thread for zstd.
+   */
   pigzThreads?: number;
 }
 
@@ -71,17 +76,36 @@ export function spawnFilter(command: string, args: string[]): Duplex {
   return duplex;
 }
 
-let pigzAvailable: boolean | undefined;
+const found = new Map<string, string | undefined>();
 
-/** Whether `pigz` can be run (checked once per process). */
-export async function hasPigz(): Promise<boolean> {
-  if (pigzAvailable !== undefined) return pigzAvailable;
-  pigzAvailable = await new Promise<boolean>((resolve) => {
-    const child = spawn('pigz', ['--version'], { stdio: 'ignore' });
-    child.on('error', () => resolve(false));
-    child.on('close', (code) => resolve(code === 0));
-  });
-  return pigzAvailable;
+/** The absolute path of a program on PATH, or undefined (looked up once per process). */
+export function findProgram(name: string): string | undefined {
+  if (found.has(name)) return found.get(name);
+  let path: string | undefined;
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+    if (dir === '') continue;
+    try {
+      accessSync(join(dir, name), fsConstants.X_OK);
+      path = join(dir, name);
+      break;
+    } catch {}
+  }
+  found.set(name, path);
+  return path;
+}
+
+function requireProgram(name: string, why: string): string {
+  const path = findProgram(name);
+  if (path === undefined) {
+    throw new ImageError(
+      'IMAGE_COMPRESSOR_FAILED',
+      `'${name}' is needed ${why} but is not on PATH`,
+      {
+        hint: `install ${name} (Debian: apt-get install ${name})`,
+      },
+    );
+  }
+  return path;
 }
 
 /** A stream that compresses what is written to it. */
@@ -90,14 +114,18 @@ export function createCompressor(options: CompressOptions): Duplex | Transform {
   if (compression === 'none') return new PassThrough();
   if (compression === 'gzip') {
     const level = options.level ?? 6;
-    if (options.pigzThreads !== undefined && options.pigzThreads > 0) {
+    const pigz = findProgram('pigz');
+    if (options.pigzThreads !== undefined && options.pigzThreads > 0 && pigz !== undefined) {
       // -n: no name and a zero mtime in the gzip header, so the bytes depend only on the input.
-      return spawnFilter('pigz', ['-c', '-n', `-${level}`, '-p', String(options.pigzThreads)]);
+      return spawnFilter(pigz, ['-c', '-n', `-${level}`, '-p', String(options.pigzThreads)]);
     }
     return createGzip({ level });
   }
   const level = options.level ?? 3;
-  return spawnFilter('zstd', ['-q', '-c', `-${level}`, '--no-progress']);
+  const zstd = requireProgram('zstd', 'for zstd compression');
+  const threads =
+    options.pigzThreads !== undefined && options.pigzThreads > 0 ? options.pigzThreads : 1;
+  return spawnFilter(zstd, ['-q', '-c', `-${level}`, `-T${threads}`, '--no-progress']);
 }
 
 /** A stream that decompresses what is written to it. */
@@ -107,7 +135,7 @@ export function createDecompressor(compression: Compression): Duplex | Transform
     // Layers are sometimes several gzip members back to back; zlib reads them all.
     return createGunzip({ finishFlush: constants.Z_SYNC_FLUSH });
   }
-  return spawnFilter('zstd', ['-q', '-d', '-c']);
+  return spawnFilter(requireProgram('zstd', 'to read zstd layers'), ['-q', '-d', '-c']);
 }
 
 /** Which compression the first bytes of a blob show. */

@@ -11,7 +11,8 @@ export type TarErrorCode =
   | 'TAR_UNSUPPORTED'
   | 'TAR_INVALID_ENTRY'
   | 'TAR_FILE_CHANGED'
-  | 'TAR_CONTENT_CONSUMED';
+  | 'TAR_CONTENT_CONSUMED'
+  | 'TAR_OUTPUT_CLOSED';
 
 /** A tar stream could not be read or written. */
 export class TarError extends BuildError {

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { TarError } from '../errors.js';
 import type { LayerEntry, TarEntry } from './entry.js';
 import { encodePaxRecords } from './pax.js';
 import { readTar } from './tar-reader.js';
-import { encodeTar } from './tar-writer.js';
+import { encodeTar, writeTar } from './tar-writer.js';
 
 const T0 = 1_700_000_000n * 1_000_000_000n;
 
@@ -237,6 +237,19 @@ describe('tar codec', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('rejects instead of hanging when the output fails mid-way', async () => {
+    let written = 0;
+    const out = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _encoding, callback) {
+        written += chunk.length;
+        setImmediate(() => callback(written > 200_000 ? new Error('disk full') : null));
+      },
+    });
+    const entries = Array.from({ length: 20 }, (_, i) => file(`f${i}`, Buffer.alloc(100_000)));
+    await assert.rejects(writeTar(entries, out), /disk full/);
   });
 
   it('writes sizes beyond the 8 GiB octal limit through PAX', async () => {

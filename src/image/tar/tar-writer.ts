@@ -7,7 +7,6 @@
  * The archive ends with two zero blocks and no padding to a 10240-byte record: that is what Go's
  * archive/tar (and so Docker and BuildKit) writes, and diff IDs hash the exact bytes.
  */
-import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { TarError } from '../errors.js';
@@ -284,6 +283,14 @@ export async function writeTar(
   out: Writable,
   options: TarWriteOptions = {},
 ): Promise<{ size: number }> {
+  // An error on `out` while no write is pending must still stop us, not leave us waiting for
+  // a 'drain' that never comes.
+  let failure: Error | undefined;
+  const onError = (err: Error) => {
+    failure ??= err;
+  };
+  out.on('error', onError);
+
   let size = 0;
   let batch: Buffer[] = [];
   let batchLength = 0;
@@ -292,15 +299,43 @@ export async function writeTar(
     const chunk = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchLength);
     batch = [];
     batchLength = 0;
-    if (!out.write(chunk)) await once(out, 'drain');
+    if (failure !== undefined) throw failure;
+    if (out.destroyed) throw new TarError('TAR_OUTPUT_CLOSED', 'the tar output was closed early');
+    if (!out.write(chunk)) await drained(out, () => failure);
   };
 
-  for await (const chunk of encodeTar(entries, options)) {
-    size += chunk.length;
-    batch.push(chunk);
-    batchLength += chunk.length;
-    if (batchLength >= BATCH) await flush();
+  try {
+    for await (const chunk of encodeTar(entries, options)) {
+      size += chunk.length;
+      batch.push(chunk);
+      batchLength += chunk.length;
+      if (batchLength >= BATCH) await flush();
+    }
+    await flush();
+    if (failure !== undefined) throw failure;
+    return { size };
+  } finally {
+    out.off('error', onError);
   }
-  await flush();
-  return { size };
+}
+
+function drained(out: Writable, failure: () => Error | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      out.off('drain', onDrain);
+      out.off('error', onFail);
+      out.off('close', onFail);
+    };
+    const onDrain = () => {
+      cleanup();
+      resolve();
+    };
+    const onFail = () => {
+      cleanup();
+      reject(failure() ?? new TarError('TAR_OUTPUT_CLOSED', 'the tar output was closed early'));
+    };
+    out.on('drain', onDrain);
+    out.on('error', onFail);
+    out.on('close', onFail);
+  });
 }
