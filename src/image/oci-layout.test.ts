@@ -40,6 +40,51 @@ describe('OciLayout', () => {
     }
   });
 
+  it('resolves a tag through an index to the manifest for the wanted platform', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-layout-'));
+    try {
+      const layout = await OciLayout.open(dir);
+      const put = async (value: unknown, mediaType: string) => ({
+        mediaType,
+        ...(await layout.putBlob(Buffer.from(JSON.stringify(value)))),
+      });
+      const config = await put({}, MediaType.ociConfig);
+      const manifest = (arch: string) => ({
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        config: { ...config, annotations: { arch } },
+        layers: [],
+      });
+      const amd = await put(manifest('amd64'), MediaType.ociManifest);
+      const arm = await put(manifest('arm64'), MediaType.ociManifest);
+      const index = await put(
+        {
+          schemaVersion: 2,
+          mediaType: MediaType.ociIndex,
+          manifests: [
+            { ...amd, platform: { os: 'linux', architecture: 'amd64' } },
+            { ...arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+          ],
+        },
+        MediaType.ociIndex,
+      );
+      await layout.addManifest(index, ['multi']);
+      const found = await layout.resolveImage('multi', { os: 'linux', architecture: 'aarch64' });
+      assert.equal(found?.descriptor.digest, arm.digest);
+      assert.equal(found?.manifest.config.annotations?.arch, 'arm64');
+      assert.equal(
+        await layout.resolveImage('multi', { os: 'linux', architecture: 's390x' }),
+        undefined,
+      );
+      assert.equal(
+        await layout.resolveImage('missing', { os: 'linux', architecture: 'amd64' }),
+        undefined,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports a corrupt blob with IMAGE_DIGEST_MISMATCH', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kiln-layout-'));
     try {

@@ -11,8 +11,15 @@ import { blobPath, blobTempPath, writeBlob } from './blob-writer.js';
 import { sha256Digest, sha256OfFile } from './digest.js';
 import { ImageError } from './errors.js';
 import { serializeIndex } from './go-json.js';
-import { MediaType } from './media-types.js';
-import { type Descriptor, type Index, REF_NAME_ANNOTATION } from './oci-types.js';
+import { isIndexMediaType, MediaType } from './media-types.js';
+import {
+  type Descriptor,
+  type Index,
+  type Manifest,
+  type Platform,
+  REF_NAME_ANNOTATION,
+} from './oci-types.js';
+import { selectManifest } from './platform.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const OCI_LAYOUT_CONTENT = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
@@ -134,6 +141,38 @@ export class OciLayout {
             annotations: { ...descriptor.annotations, [REF_NAME_ANNOTATION]: name },
           }));
     await this.writeIndex({ ...index, manifests: [...kept, ...added] });
+  }
+
+  /** Reads a manifest or index blob and parses it (the digest is checked by readBlob). */
+  async readManifest(descriptor: Descriptor): Promise<Manifest | Index> {
+    const data = await this.readBlob(descriptor.digest);
+    try {
+      return JSON.parse(data.toString('utf8')) as Manifest | Index;
+    } catch (err) {
+      throw new ImageError('IMAGE_LAYOUT_INVALID', `blob ${descriptor.digest} is not JSON`, {
+        cause: err,
+      });
+    }
+  }
+
+  /**
+   * The image manifest for a ref name, descending into an index (a multi-platform image) to
+   * the best manifest for `platform`.
+   */
+  async resolveImage(
+    refName: string,
+    platform: Platform,
+  ): Promise<{ descriptor: Descriptor; manifest: Manifest } | undefined> {
+    let descriptor = await this.resolve(refName);
+    for (let depth = 0; descriptor !== undefined && depth < 4; depth++) {
+      const document = await this.readManifest(descriptor);
+      if (!isIndexMediaType(document.mediaType ?? descriptor.mediaType)) {
+        return { descriptor, manifest: document as Manifest };
+      }
+      descriptor = selectManifest(document as Index, platform);
+    }
+    if (descriptor === undefined) return undefined;
+    throw new ImageError('IMAGE_LAYOUT_INVALID', `indexes nest too deeply under '${refName}'`);
   }
 
   /** The descriptor named `refName` in index.json, if any. */
