@@ -37,7 +37,12 @@ export function normalizePlatform(platform: Platform): Platform {
   return result;
 }
 
-/** Parses `os/arch[/variant]` (as --platform spells it); a bare `arch` means linux. */
+const KNOWN_OS = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'illumos']);
+
+/**
+ * Parses `os/arch[/variant]` (as --platform spells it), as containerd does: a bare OS name means
+ * that OS on the host's architecture, any other bare word is an architecture on linux.
+ */
 export function parsePlatform(spec: string): Platform {
   const parts = spec.trim().split('/');
   if (parts.some((part) => part === '') || parts.length > 3) {
@@ -45,7 +50,11 @@ export function parsePlatform(spec: string): Platform {
       hint: "use the form 'os/arch[/variant]', e.g. 'linux/arm64'",
     });
   }
-  if (parts.length === 1) return normalizePlatform({ os: 'linux', architecture: parts[0]! });
+  if (parts.length === 1) {
+    const word = parts[0]!.toLowerCase();
+    if (KNOWN_OS.has(word)) return { ...hostPlatform(), os: word };
+    return normalizePlatform({ os: 'linux', architecture: word });
+  }
   const platform: Platform = { os: parts[0]!, architecture: parts[1]! };
   if (parts[2] !== undefined) platform.variant = parts[2];
   return normalizePlatform(platform);

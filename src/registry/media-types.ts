@@ -1,8 +1,10 @@
-/** Manifest and index media types of the OCI image-spec and of Docker's schema 2. */
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+/** The manifest media types the registry client asks for; the constants live in src/image. */
+import { MediaType } from '../image/media-types.js';
+
+export const OCI_MANIFEST = MediaType.ociManifest;
+export const OCI_INDEX = MediaType.ociIndex;
+export const DOCKER_MANIFEST = MediaType.dockerManifest;
+export const DOCKER_MANIFEST_LIST = MediaType.dockerManifestList;
 
 /**
  * What kiln accepts for a manifest. distribution 2.8 serves an OCI manifest only to a client that
@@ -15,10 +17,4 @@ export const MANIFEST_ACCEPT: readonly string[] = [
   DOCKER_MANIFEST_LIST,
 ];
 
-export function isIndexMediaType(mediaType: string): boolean {
-  return mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST;
-}
-
-export function isManifestMediaType(mediaType: string): boolean {
-  return mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST;
-}
+export { isIndexMediaType, isManifestMediaType } from '../image/media-types.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InputError } from '../errors.js';
-import { formatPlatform, parsePlatform, platformMatches } from './platform.js';
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches } from './platform.js';
 import { pickPlatform } from './resolve-image.js';
 
 test('parses os/arch/variant and fills the default arm variants', () => {
@@ -16,8 +16,9 @@ test('parses os/arch/variant and fills the default arm variants', () => {
   assert.equal(formatPlatform(parsePlatform('linux/aarch64')), 'linux/arm64/v8');
 });
 
-test('rejects a platform without an architecture', () => {
-  assert.throws(() => parsePlatform('linux'), InputError);
+test('reads a bare OS as that OS on the host architecture, and rejects empty parts', () => {
+  assert.equal(parsePlatform('linux').architecture, hostPlatform().architecture);
+  assert.equal(parsePlatform('arm64').os, 'linux');
   assert.throws(() => parsePlatform('linux//v7'), InputError);
 });
 

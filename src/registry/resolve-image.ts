@@ -5,8 +5,9 @@
  * they never match.
  */
 import { RegistryError } from '../errors.js';
+import { platformMatchRank } from '../image/platform.js';
 import { isIndexMediaType, MANIFEST_ACCEPT } from './media-types.js';
-import { formatPlatform, type Platform, platformMatches } from './platform.js';
+import { formatPlatform, type Platform } from './platform.js';
 import { formatReference, type ImageReference, withTagOrDigest } from './reference.js';
 import type { Descriptor, ManifestResponse, RegistryClient } from './registry-client.js';
 
@@ -42,9 +43,18 @@ function parseIndex(index: ManifestResponse, name: string): IndexEntry[] {
   }
 }
 
-/** The first entry of an index that matches the platform, as containerd's matcher picks it. */
+/** The entry of an index that serves the platform best (an exact variant before an older one). */
 export function pickPlatform(entries: IndexEntry[], platform: Platform): IndexEntry | undefined {
-  return entries.find((e) => e.platform !== undefined && platformMatches(platform, e.platform));
+  let best: IndexEntry | undefined;
+  let bestRank = Number.POSITIVE_INFINITY;
+  for (const entry of entries) {
+    const rank = entry.platform ? platformMatchRank(platform, entry.platform) : undefined;
+    if (rank !== undefined && rank < bestRank) {
+      best = entry;
+      bestRank = rank;
+    }
+  }
+  return best;
 }
 
 export async function resolveImage(
