@@ -56,9 +56,9 @@ describe('Go-compatible JSON', () => {
         ArgsEscaped: false,
       },
     }).toString();
-    assert.match(
-      withConfig,
-      /"config":\{"User":"app","ExposedPorts":\{"443\/tcp":\{\},"80\/tcp":\{\}\},"Env":\["A=1"\],"Cmd":\["sh"\],"Shell":\["\/bin\/sh","-c"\]\}/,
-    );
+    const expected =
+      '"config":{"User":"app","ExposedPorts":{"443/tcp":{},"80/tcp":{}},' +
+      '"Env":["A=1"],"Cmd":["sh"],"Shell":["/bin/sh","-c"]}';
+    assert.ok(withConfig.includes(expected), withConfig);
   });
 });

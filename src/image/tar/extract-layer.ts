@@ -124,7 +124,7 @@ class LayerExtractor {
     const target = join(parent, base);
     this.nodes.delete(target);
     await this.clear(target, entry.type === 'dir');
-    this.created.add(target);
+    this.markCreated(target);
 
     switch (entry.type) {
       case 'dir':
@@ -172,7 +172,7 @@ class LayerExtractor {
     if (cached !== undefined) return cached;
     const parent = await resolveDirInRoot(this.root, parts, entryPath, {
       create: true,
-      onCreate: (path) => this.created.add(path),
+      onCreate: (path) => this.markCreated(path),
     });
     this.resolved.set(key, parent);
     return parent;
@@ -185,6 +185,11 @@ class LayerExtractor {
       if (err instanceof ExtractError && err.code === 'LAYER_INVALID_PATH') return undefined;
       throw err;
     }
+  }
+
+  /** Only apply mode needs the set (for opaque whiteouts); a big layer would pay for it. */
+  private markCreated(path: string): void {
+    if (this.options.whiteouts === 'apply') this.created.add(path);
   }
 
   private async remove(path: string): Promise<void> {
@@ -226,7 +231,7 @@ class LayerExtractor {
     this.nodes.delete(target);
     await this.remove(target);
     if (this.options.whiteouts === 'apply') return;
-    this.created.add(target);
+    this.markCreated(target);
     this.nodes.set(target, {
       node: { path: target, kind: 'char', major: 0, minor: 0, mode: 0 },
       entry,
