@@ -5,13 +5,18 @@
  */
 export interface StepRecord {
   key: string;
+  /** The cache key of the step (or base) below; lets an export follow the image's own chain. */
+  parent?: string;
   /** Absent for steps that produced no layer. */
   layer?: {
     diffId: string;
     digest: string;
     size: number;
     mediaType: string;
+    /** The local snapshot dir; empty for a record imported from a cache export. */
     snapshotId: string;
+    /** For an imported record: the `host/repository` its blob can be fetched or mounted from. */
+    sourceRepository?: string;
   };
   /** When the step ran first; rebuilds reuse it so a cached build keeps the same image digest. */
   created: string;

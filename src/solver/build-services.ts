@@ -2,7 +2,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BlobStore } from '../cache/blob-store.js';
-import { hashSources } from '../cache/context-hasher.js';
+import { BuildCache } from '../cache/build-cache.js';
 import type { RecordStore } from '../cache/record-store.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { ExportContext } from '../exporter/export-context.js';
@@ -37,6 +37,8 @@ export class BuildServices implements SolverServices {
   private readonly xattrPrefix: XattrPrefix;
   private readonly scratchDir: string;
   private readonly logs: StepLogs;
+  /** Context hashing, --cache-from imports, --cache-to exports. */
+  readonly cache: BuildCache;
 
   constructor(
     private readonly request: BuildRequest,
@@ -51,6 +53,7 @@ export class BuildServices implements SolverServices {
       mirrors: request.registryMirrors,
     });
     this.images = new ImageSource(client, blobs, bus);
+    this.cache = new BuildCache({ ...request, ignore }, bus, blobs, records, client);
     this.noCache = request.noCache;
     this.concurrency = request.concurrency;
     this.snapshots = new SnapshotStore(request.cacheDir);
@@ -68,6 +71,7 @@ export class BuildServices implements SolverServices {
 
   async fetchLayer(layer: LayerInfo): Promise<void> {
     if (await this.blobs.has(layer.descriptor.digest)) return;
+    if (await this.cache.fetchImported(layer.descriptor.digest, layer.descriptor.size)) return;
     if (!layer.sourceRepository) {
       throw new Error(`layer ${layer.diffId} is neither in the cache nor in a registry`);
     }
@@ -113,7 +117,7 @@ export class BuildServices implements SolverServices {
     const op = vertex.op;
     if (op.kind !== 'copy') return undefined;
     if (op.from.kind === 'context') {
-      return hashSources(this.request.contextDir, op.sources, this.ignore);
+      return this.cache.hashContext(op.sources);
     }
     if (op.from.kind === 'stage') return (await stages(op.from.stage)).key;
     return (await this.images.resolve(op.from.ref, op.from.platform)).manifestDigest;
@@ -176,6 +180,7 @@ export class BuildServices implements SolverServices {
   }
 
   async close(): Promise<void> {
+    await this.cache.close();
     await this.logs.close();
     await fsp.rm(this.scratchDir, { recursive: true, force: true });
   }

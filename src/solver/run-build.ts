@@ -71,7 +71,7 @@ async function buildWith(
     request,
     bus,
     blobs,
-    new RecordStore(request.cacheDir),
+    new RecordStore(request.cacheDir, blobs),
     ignore,
   );
 
@@ -94,8 +94,11 @@ async function buildWith(
   const onAbort = (): void => solver.cancel(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
   try {
+    await services.cache.importAll();
     const result = await solver.solveTarget();
-    return await exportOutputs(result, request, services, bus, signal);
+    const outcome = await exportOutputs(result, request, services, bus, signal);
+    await services.cache.exportAll(result.key, signal);
+    return outcome;
   } finally {
     signal.removeEventListener('abort', onAbort);
     await services.close();

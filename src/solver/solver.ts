@@ -136,9 +136,16 @@ export class Solver {
     below: StageResult,
     key: string,
   ): Promise<{ record: StepRecord; executed: boolean }> {
-    const cached = this.services.noCache ? undefined : await this.services.records.get(key);
+    const { records, noCache } = this.services;
+    const cached = noCache ? undefined : await records.get(key);
     if (cached) return { record: cached, executed: false };
-    return { record: await this.executeVertex(vertex, below, key), executed: true };
+    // Another kiln process on the same cache dir may be running this step: wait for it, then
+    // take its record, so both builds agree on the layer.
+    return records.exclusive(key, this.abort.signal, async () => {
+      const raced = noCache ? undefined : await records.get(key);
+      if (raced) return { record: raced, executed: false };
+      return { record: await this.executeVertex(vertex, below, key), executed: true };
+    });
   }
 
   private executeVertex(vertex: Vertex, below: StageResult, key: string): Promise<StepRecord> {
@@ -152,6 +159,7 @@ export class Solver {
         const layer = await this.services.execute(vertex, below, stages, key, this.abort.signal);
         const record: StepRecord = {
           key,
+          parent: below.key,
           created: new Date().toISOString(),
           ...(layer ? { layer } : {}),
         };
@@ -211,6 +219,7 @@ function withStep(
         size: record.layer.size,
       },
       snapshotId: record.layer.snapshotId,
+      ...(record.layer.sourceRepository ? { sourceRepository: record.layer.sourceRepository } : {}),
     });
   }
   const entry: History = {
