@@ -63,7 +63,8 @@ describe('planBuild()', () => {
   });
 
   it('plans only the stages the target needs', async () => {
-    const text = 'FROM base AS a\nRUN a\nFROM base AS b\nRUN b\nFROM base AS c\nCOPY --from=a / /\n';
+    const text =
+      'FROM base AS a\nRUN a\nFROM base AS b\nRUN b\nFROM base AS c\nCOPY --from=a / /\n';
     const p = await plan(text);
     assert.equal(p.stages[1], undefined, 'stage b is skipped');
     assert.deepEqual(p.stages[2]!.dependsOn, [0]);
@@ -94,10 +95,21 @@ describe('planBuild()', () => {
   });
 
   it('reports an unknown --target with the stage names as a hint', async () => {
-    await assert.rejects(plan('FROM base AS one\n', {}, 'two'), (err: Error & { hint?: string }) => {
-      assert.match(err.message, /two/);
-      assert.match(err.hint ?? '', /one/);
-      return true;
-    });
+    await assert.rejects(
+      plan('FROM base AS one\n', {}, 'two'),
+      (err: Error & { hint?: string }) => {
+        assert.match(err.message, /two/);
+        assert.match(err.hint ?? '', /one/);
+        return true;
+      },
+    );
+  });
+
+  it('warns about build args that no ARG of the built stages declares', async () => {
+    const p = await plan('FROM base\nARG USED\n', { USED: '1', UNUSED: '2', HTTP_PROXY: 'p' });
+    assert.deepEqual(
+      p.warnings.map((w) => w.message),
+      ['one or more build args were not consumed: UNUSED'],
+    );
   });
 });

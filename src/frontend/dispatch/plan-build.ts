@@ -95,7 +95,11 @@ export async function planBuild(
     plans[stage.index] = toStagePlan(stage, base, state, options.platform);
   }
 
-  return { stages: plans, target, warnings: [] };
+  return {
+    stages: plans,
+    target,
+    warnings: unusedArgWarnings(options.buildArgs, metaArgs, stages, needed),
+  };
 }
 
 function loc(l: { file: string; line: number; column: number }): SourceLocation {
@@ -195,6 +199,7 @@ async function initialState(
 ): Promise<StageState> {
   let config: ContainerConfig = { Env: [`PATH=${DEFAULT_PATH}`] };
   let args = new Map<string, string>();
+  let argsOverEnv: Set<string> | undefined;
   if (base.kind === 'image' && baseConfig) {
     config = structuredClone((await baseConfig).config ?? {});
   } else if (base.kind === 'stage') {
@@ -204,6 +209,7 @@ async function initialState(
     config = structuredClone(parent.config);
     // Build args of the parent stage stay in scope in a stage that starts FROM it.
     args = new Map(parent.args);
+    if (parent.argsOverEnv) argsOverEnv = new Set(parent.argsOverEnv);
   }
 
   return {
@@ -211,6 +217,7 @@ async function initialState(
     label: stage.name ?? `stage-${stage.index}`,
     config,
     args,
+    ...(argsOverEnv ? { argsOverEnv } : {}),
     cmdSet: false,
     vertices: [],
     history: [],
@@ -250,3 +257,21 @@ function toStagePlan(
 }
 
 export type { CopySource };
+
+/** BuildKit warns about --build-arg values that no ARG of the built stages declares. */
+function unusedArgWarnings(
+  buildArgs: Map<string, string>,
+  metaArgs: { args: { key: string }[] }[],
+  stages: Stage[],
+  needed: Set<number>,
+): PlanWarning[] {
+  const declared = new Set(metaArgs.flatMap((a) => a.args.map((d) => d.key)));
+  for (const stage of stages) {
+    if (!needed.has(stage.index)) continue;
+    for (const cmd of stage.commands)
+      if (cmd.kind === 'arg') for (const d of cmd.args) declared.add(d.key);
+  }
+  const unused = [...buildArgs.keys()].filter((k) => !declared.has(k) && !PROXY_ARGS.has(k)).sort();
+  if (unused.length === 0) return [];
+  return [{ message: `one or more build args were not consumed: ${unused.join(', ')}` }];
+}
