@@ -5,6 +5,7 @@ import { buildAction } from './build-action.js';
 import { buildCommand } from './build-command.js';
 import { debugCommand } from './debug-command.js';
 import { executorCommand } from './executor-command.js';
+import { pruneCommand } from './prune-command.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../../package.json') as { version: string };
@@ -24,6 +25,7 @@ export async function runCli(argv: string[]): Promise<number> {
   program.addCommand(buildCommand(async (ctx, flags) => setExit(await buildAction(ctx, flags))));
   program.addCommand(debugCommand(setExit));
   program.addCommand(executorCommand(setExit));
+  program.addCommand(pruneCommand(setExit));
 
   try {
     await program.parseAsync(argv);
