@@ -28,6 +28,7 @@ export async function executeCopy(
   const chown = op.chown === undefined ? undefined : await resolveChown(op.chown, destStack);
   const pending = await ctx.snapshots.create(snapshotIdFor(ctx.key));
   let mounted: string | undefined;
+  let inlineDir: string | undefined;
   try {
     let sourceRoot: string;
     if (root.kind === 'dir') sourceRoot = root.dir;
@@ -38,6 +39,7 @@ export async function executeCopy(
       await mountMerged(root.dirs, mounted, ctx.xattrPrefix);
       sourceRoot = mounted;
     }
+    if (op.inline) inlineDir = await writeInlineFiles(op.inline, ctx.scratchDir);
     await copyFiles({
       sourceRoot,
       sources: op.sources,
@@ -49,6 +51,9 @@ export async function executeCopy(
       ...(op.chmod === undefined ? {} : { chmod: op.chmod }),
       exclude: op.exclude,
       ...(ignore && root.kind === 'dir' ? { ignore } : {}),
+      ...(op.inline && inlineDir
+        ? { inline: { dir: inlineDir, names: op.inline.map((f) => f.name) } }
+        : {}),
     });
     const entries = await diffUpperDir(pending.dir, { ignore: [], xattrPrefix: ctx.xattrPrefix });
     return await commitLayer(entries, pending, ctx);
@@ -60,7 +65,25 @@ export async function executeCopy(
       await unmount(mounted);
       await fsp.rm(mounted, { recursive: true, force: true });
     }
+    if (inlineDir) await fsp.rm(inlineDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Writes heredoc sources as files named after their heredocs. BuildKit makes them 0644 (its
+ * frontends 1.4 and 1.5 used 0664); the chmod undoes the umask, which may be stricter.
+ */
+async function writeInlineFiles(
+  files: { name: string; content: string }[],
+  scratchDir: string,
+): Promise<string> {
+  const dir = await fsp.mkdtemp(path.join(scratchDir, 'heredoc-'));
+  for (const file of files) {
+    const target = path.join(dir, file.name);
+    await fsp.writeFile(target, file.content, { mode: 0o644 });
+    await fsp.chmod(target, 0o644);
+  }
+  return dir;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 } from './dispatch-config.js';
 import { dispatchArg, dispatchCopy, dispatchRun, dispatchWorkdir } from './dispatch-fs.js';
 import { type Expander, expanderFor } from './expand.js';
+import { runMounts } from './run-mounts.js';
 import type { StageState } from './stage-state.js';
 
 export interface DispatchContext {
@@ -121,14 +122,6 @@ function dispatchRunCommand(
   ctx: DispatchContext,
   location: SourceLocation,
 ): void {
-  if (cmd.mounts.length > 0) {
-    throw new DockerfileError(
-      'RUN_MOUNT_UNSUPPORTED',
-      'RUN --mount is not supported yet',
-      location,
-      'copy the files in with COPY, or use a multi-stage build',
-    );
-  }
   if (cmd.security === 'insecure') {
     throw new DockerfileError(
       'RUN_SECURITY_UNSUPPORTED',
@@ -161,6 +154,7 @@ function dispatchRunCommand(
       ...(cmd.network === undefined ? {} : { network: cmd.network }),
       proxyArgs: ctx.proxyArgs,
       heredocs: [],
+      mounts: runMounts(state, expanderFor(state, ctx.escape, location), cmd.mounts, ctx, location),
     },
     location,
   );

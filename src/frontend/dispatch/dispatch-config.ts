@@ -15,7 +15,10 @@ function history(state: StageState, createdBy: string): void {
 export function dispatchEnv(state: StageState, x: Expander, pairs: [string, string][]): void {
   const expanded = pairs.map(([k, v]) => [x.word(k), x.word(v)] as const);
   let env = state.config.Env ?? [];
-  for (const [k, v] of expanded) env = setEnv(env, k, v);
+  for (const [k, v] of expanded) {
+    env = setEnv(env, k, v);
+    state.argsOverEnv?.delete(k);
+  }
   state.config.Env = env;
   history(state, `ENV ${expanded.map(([k, v]) => `${k}=${v}`).join(' ')}`);
 }

@@ -1,11 +1,18 @@
 import * as posix from 'node:path/posix';
 import type { SourceLocation } from '../../errors.js';
-import type { CopySource } from '../../graph/plan.js';
+import type { CopySource, RunMount } from '../../graph/plan.js';
 import type { NetworkMode } from '../../solver/build-request.js';
 import { PROXY_ARGS } from '../../solver/cache-key.js';
 import { commandLine } from './dispatch-config.js';
 import type { Expander } from './expand.js';
-import { addVertex, DEFAULT_PATH, envMap, type StageState } from './stage-state.js';
+import {
+  addVertex,
+  argHidesEnv,
+  DEFAULT_PATH,
+  envMap,
+  type StageState,
+  setEnv,
+} from './stage-state.js';
 
 /** The filesystem instructions: each makes a vertex that the solver executes. */
 
@@ -16,24 +23,33 @@ export interface RunInput {
   /** Proxy build args given on the command line: in the environment, never in keys or history. */
   proxyArgs: Map<string, string>;
   heredocs: { name: string; content: string }[];
+  mounts: RunMount[];
 }
 
 export function dispatchRun(state: StageState, input: RunInput, location: SourceLocation): void {
   const argv = commandLine(state, input.args, input.json);
   const imageEnv = envMap(state.config.Env);
 
-  // Build args reach RUN as environment variables, but ENV of the same name wins.
+  // Build args reach RUN as environment variables; of an ENV and an ARG of one name, the one
+  // set last wins (an ARG replaces the ENV's value in place, as BuildKit's AddEnv does).
+  let env = [...(state.config.Env ?? [])];
   const argEnv: string[] = [];
+  const hiding: string[] = [];
   for (const [k, v] of state.args) {
-    if (!imageEnv.has(k) && !PROXY_ARGS.has(k)) argEnv.push(`${k}=${v}`);
+    if (PROXY_ARGS.has(k)) continue;
+    if (!imageEnv.has(k)) argEnv.push(`${k}=${v}`);
+    else if (argHidesEnv(state, k)) {
+      env = setEnv(env, k, v);
+      hiding.push(`${k}=${v}`);
+    }
   }
-  const env = [...(state.config.Env ?? [])];
   if (!imageEnv.has('PATH')) env.unshift(`PATH=${DEFAULT_PATH}`);
   env.push(...argEnv);
   const proxyEnv = [...input.proxyArgs].map(([k, v]) => `${k}=${v}`);
 
   const shown = argv.join(' ');
-  const prefix = argEnv.length > 0 ? `|${argEnv.length} ${argEnv.join(' ')} ` : '';
+  const shownArgs = [...hiding, ...argEnv];
+  const prefix = shownArgs.length > 0 ? `|${shownArgs.length} ${shownArgs.join(' ')} ` : '';
   addVertex(
     state,
     {
@@ -45,6 +61,7 @@ export function dispatchRun(state: StageState, input: RunInput, location: Source
         cwd: state.config.WorkingDir || '/',
         user: state.config.User || 'root',
         network: input.network ?? 'default',
+        ...(input.mounts.length > 0 ? { mounts: input.mounts } : {}),
       },
       createdBy: `RUN ${prefix}${shown} # buildkit`,
       location,
@@ -158,7 +175,10 @@ export function dispatchArg(
     let value = buildArgs.get(name);
     if (value === undefined && pair.value !== undefined) value = x.word(pair.value);
     if (value === undefined) value = metaArgs.get(name);
-    if (value !== undefined) state.args.set(name, value);
+    if (value !== undefined) {
+      state.args.set(name, value);
+      state.argsOverEnv = new Set(state.argsOverEnv).add(name);
+    }
     shown.push(pair.value === undefined ? name : `${name}=${pair.value}`);
   }
   state.history.push({ createdBy: `ARG ${shown.join(' ')}` });

@@ -112,4 +112,28 @@ describe('planBuild()', () => {
       ['one or more build args were not consumed: UNUSED'],
     );
   });
+
+  it('refuses a RUN in a stage of another architecture at its instruction', async () => {
+    const foreign = { os: 'linux', architecture: hostArch() === 'arm64' ? 'amd64' : 'arm64' };
+    const run = planBuild(parseDockerfile('FROM base\nRUN true\n', 'Dockerfile'), {
+      buildArgs: new Map(),
+      platform: foreign,
+      resolveImageConfig: configs(BASE),
+    });
+    await assert.rejects(run, (err: Error & { code?: string; location?: { line: number } }) => {
+      assert.equal(err.code, 'PLATFORM_CANNOT_RUN');
+      assert.equal(err.location?.line, 2);
+      return true;
+    });
+    const copyOnly = planBuild(parseDockerfile('FROM base\nCOPY a /a\n', 'Dockerfile'), {
+      buildArgs: new Map(),
+      platform: foreign,
+      resolveImageConfig: configs(BASE),
+    });
+    await assert.doesNotReject(copyOnly);
+  });
 });
+
+function hostArch(): string {
+  return process.arch === 'arm64' ? 'arm64' : 'amd64';
+}

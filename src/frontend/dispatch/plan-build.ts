@@ -1,7 +1,12 @@
-import { DockerfileError, InputError, type SourceLocation } from '../../errors.js';
+import { BuildError, DockerfileError, InputError, type SourceLocation } from '../../errors.js';
 import type { BaseSpec, BuildPlan, CopySource, StagePlan } from '../../graph/plan.js';
 import type { ContainerConfig, ImageConfig, Platform } from '../../image/oci-types.js';
-import { parsePlatform } from '../../image/platform.js';
+import {
+  formatPlatform,
+  hostPlatform,
+  parsePlatform,
+  platformMatchRank,
+} from '../../image/platform.js';
 import { PROXY_ARGS } from '../../solver/cache-key.js';
 import type { ParsedDockerfile } from '../dockerfile/index.js';
 import type { Command, Stage } from '../instructions/commands.js';
@@ -91,6 +96,7 @@ export async function planBuild(
         platform: options.platform,
       });
     }
+    checkRunnable(state, stagePlatform(base, finalStates, options.platform));
     finalStates.set(stage.index, state);
     plans[stage.index] = toStagePlan(stage, base, state, options.platform);
   }
@@ -274,4 +280,34 @@ function unusedArgWarnings(
   const unused = [...buildArgs.keys()].filter((k) => !declared.has(k) && !PROXY_ARGS.has(k)).sort();
   if (unused.length === 0) return [];
   return [{ message: `one or more build args were not consumed: ${unused.join(', ')}` }];
+}
+
+/** The platform a stage's RUN steps execute: its base image's, or its parent stage's. */
+function stagePlatform(
+  base: BaseSpec,
+  states: Map<number, StageState>,
+  fallback: Platform,
+): Platform {
+  if (base.kind === 'image') return base.platform;
+  if (base.kind === 'stage') return states.get(base.stage)?.platform ?? fallback;
+  return fallback;
+}
+
+/**
+ * There is no emulator in the sandbox: a RUN in a stage of another architecture would fail with
+ * "exec format error" deep in the step, so it is refused at its instruction instead.
+ */
+function checkRunnable(state: StageState, platform: Platform): void {
+  state.platform = platform;
+  if (platformMatchRank(hostPlatform(), platform) !== undefined) return;
+  const run = state.vertices.find((v) => v.op.kind === 'run');
+  if (!run) return;
+  throw new BuildError(
+    'PLATFORM_CANNOT_RUN',
+    `RUN cannot execute ${formatPlatform(platform)} binaries on this ${formatPlatform(hostPlatform())} host`,
+    {
+      location: run.location,
+      hint: 'run such steps in a stage FROM --platform=$BUILDPLATFORM and copy their results',
+    },
+  );
 }

@@ -1,6 +1,6 @@
 import type { SourceLocation } from '../../errors.js';
 import type { HistoryItem, Vertex } from '../../graph/plan.js';
-import type { ContainerConfig } from '../../image/oci-types.js';
+import type { ContainerConfig, Platform } from '../../image/oci-types.js';
 
 /** The default PATH Docker gives images without one (and RUN steps of such images). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -14,10 +14,18 @@ export interface StageState {
   /** The stage's name as progress shows it (`build`, or `stage-2` for unnamed stages). */
   label: string;
   config: ContainerConfig;
+  /** The platform the stage's steps run on (set once its base is known). */
+  platform?: Platform;
   /** MAINTAINER sets the image's author. */
   author?: string;
   /** Build args declared in this stage (or inherited through FROM <stage>), in order. */
   args: Map<string, string>;
+  /**
+   * Build args that hide an ENV of the same name. BuildKit adds a build arg with a value to the
+   * step environment where its ARG stands, so it hides an earlier ENV (an inherited one too)
+   * until a later ENV sets the name again; the image config never sees it. Absent: none.
+   */
+  argsOverEnv?: Set<string>;
   /** Whether CMD was set in this stage; ENTRYPOINT resets only an inherited CMD. */
   cmdSet: boolean;
   vertices: Vertex[];
@@ -47,10 +55,18 @@ export function setEnv(env: readonly string[] | undefined, key: string, value: s
   return result;
 }
 
-/** The variables word expansion sees: build args in scope, shadowed by the image's ENV. */
+/** Whether the build arg `name` was declared after the last ENV of that name. */
+export function argHidesEnv(state: StageState, name: string): boolean {
+  return state.argsOverEnv?.has(name) === true;
+}
+
+/**
+ * The variables word expansion sees: the image's ENV and the build args in scope, each name
+ * taking the value of whichever of ENV and ARG set it last.
+ */
 export function expansionEnv(state: StageState): Map<string, string> {
   const env = new Map(state.args);
-  for (const [k, v] of envMap(state.config.Env)) env.set(k, v);
+  for (const [k, v] of envMap(state.config.Env)) if (!argHidesEnv(state, k)) env.set(k, v);
   return env;
 }
 

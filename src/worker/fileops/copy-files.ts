@@ -35,6 +35,11 @@ export interface CopySpec {
   exclude?: string[];
   /** The context's .dockerignore matcher (paths relative to sourceRoot); true = excluded. */
   ignore?: (relPath: string) => boolean;
+  /**
+   * Heredoc sources (`COPY <<EOF /dest`), already written as files named after their heredoc in
+   * this directory. They are sources like the others, owned by root unless --chown.
+   */
+  inline?: { dir: string; names: string[] };
 }
 
 interface SourceMatch {
@@ -44,6 +49,8 @@ interface SourceMatch {
   rel: string;
   hostPath: string;
   stat: BigIntStats;
+  /** Heredoc files are made by kiln: whoever wrote them, they belong to root. */
+  inline?: boolean;
 }
 
 function sourceNotFound(source: string): BuildError {
@@ -103,12 +110,23 @@ async function expandSource(
   return matches;
 }
 
+async function inlineMatches(inline: CopySpec['inline']): Promise<SourceMatch[]> {
+  const matches: SourceMatch[] = [];
+  for (const name of inline?.names ?? []) {
+    const hostPath = path.join(inline!.dir, name);
+    const stat = await lstat(hostPath, { bigint: true });
+    matches.push({ name, rel: name, hostPath, stat, inline: true });
+  }
+  return matches;
+}
+
 export async function copyFiles(spec: CopySpec): Promise<void> {
-  if (spec.sources.length === 0) throw new InputError('COPY_NO_SOURCE', 'COPY needs a source');
+  const sourceCount = spec.sources.length + (spec.inline?.names.length ?? 0);
+  if (sourceCount === 0) throw new InputError('COPY_NO_SOURCE', 'COPY needs a source');
   if (!spec.dest.startsWith('/')) {
     throw new InputError('COPY_RELATIVE_DEST', `destination must be absolute here: ${spec.dest}`);
   }
-  if (spec.sources.length > 1 && !spec.dest.endsWith('/')) {
+  if (sourceCount > 1 && !spec.dest.endsWith('/')) {
     throw new InputError(
       'COPY_DEST_NOT_DIR',
       'When using COPY with more than one source file, the destination must be a directory and end with a /',
@@ -118,6 +136,7 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
   const root = new LayerStack([spec.sourceRoot], spec.destStack.xattrPrefix);
   const matches: SourceMatch[] = [];
   for (const source of spec.sources) matches.push(...(await expandSource(spec, root, source)));
+  matches.push(...(await inlineMatches(spec.inline)));
 
   const writer = new LayerWriter(spec.targetDir, spec.destStack, spec.chown);
   const ownerOf = (st: BigIntStats): Owner =>
@@ -155,13 +174,8 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
     }
     const target = destIsDir ? path.posix.join(destRaw, match.name) : destRaw;
     await writer.ensureParents(target);
-    await writer.writeNode(
-      match.hostPath,
-      target,
-      match.stat,
-      ownerOf(match.stat),
-      modeOf(match.stat),
-    );
+    const owner = match.inline === true ? (spec.chown ?? { uid: 0, gid: 0 }) : ownerOf(match.stat);
+    await writer.writeNode(match.hostPath, target, match.stat, owner, modeOf(match.stat));
   }
   await writer.finish();
 }
