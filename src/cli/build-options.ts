@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
@@ -7,6 +8,7 @@ import type {
   Isolation,
   NetworkMode,
   SecretSpec,
+  SshSpec,
 } from '../solver/build-request.js';
 import { parseCsvFields } from './csv-fields.js';
 import { parseOutputSpec } from './output-spec.js';
@@ -26,6 +28,8 @@ export interface BuildFlags {
   cacheFrom: string[];
   cacheTo: string[];
   secret: string[];
+  /** Absent when the caller has no --ssh flag (kiln executor). */
+  ssh?: string[];
   network: string;
   isolation: string;
   insecureRegistry: string[];
@@ -84,17 +88,77 @@ function parseCacheSpec(text: string, flag: string, cwd: string): CacheSpec {
   });
 }
 
-function parseSecret(text: string, cwd: string): SecretSpec {
+/** `--secret id=ID[,src=PATH|,env=VAR]`; only where the value is, never the value itself. */
+export function parseSecret(text: string, cwd: string, env: NodeJS.ProcessEnv): SecretSpec {
   const fields = new Map(parseCsvFields(text, '--secret'));
+  for (const key of fields.keys()) {
+    if (!['id', 'src', 'source', 'env', 'type'].includes(key)) {
+      throw new InputError('FLAG_INVALID', `--secret: unknown field "${key}"`, {
+        hint: 'use id=ID with src=PATH or env=VARIABLE',
+      });
+    }
+  }
   const id = fields.get('id');
   if (!id) throw new InputError('FLAG_INVALID', `--secret needs id=, got "${text}"`);
+  const type = fields.get('type');
+  if (type !== undefined && type !== 'file' && type !== 'env') {
+    throw new InputError('FLAG_INVALID', `--secret: type must be file or env, got "${type}"`);
+  }
   const src = fields.get('src') ?? fields.get('source');
-  const env = fields.get('env');
-  if (src !== undefined) return { id, source: { kind: 'file', path: path.resolve(cwd, src) } };
-  if (env !== undefined) return { id, source: { kind: 'env', name: env } };
+  const variable = fields.get('env');
+  if (type === 'env' || (variable !== undefined && src === undefined)) {
+    return { id, source: { kind: 'env', name: variable ?? src ?? id } };
+  }
+  if (src !== undefined || type === 'file') {
+    return { id, source: { kind: 'file', path: path.resolve(cwd, src ?? id) } };
+  }
   // Docker's rule: with neither src nor env, an environment variable named like the id wins,
   // else a file named like the id.
-  return { id, source: { kind: 'env', name: id } };
+  if (env[id] !== undefined) return { id, source: { kind: 'env', name: id } };
+  return { id, source: { kind: 'file', path: path.resolve(cwd, id) } };
+}
+
+/**
+ * `--ssh default|ID[=SOCKET]`: an agent socket, SSH_AUTH_SOCK when none is named. Key files
+ * (which buildx loads into an agent of its own) are refused: kiln forwards agents only.
+ */
+export function parseSsh(text: string, cwd: string, env: NodeJS.ProcessEnv): SshSpec {
+  const eq = text.indexOf('=');
+  const id = eq < 0 ? text : text.slice(0, eq);
+  if (id === '' || id.includes(',')) {
+    throw new InputError('FLAG_INVALID', `--ssh: expected ID[=SOCKET], got "${text}"`);
+  }
+  const given = eq < 0 ? env.SSH_AUTH_SOCK : text.slice(eq + 1);
+  if (given === undefined || given === '') {
+    throw new InputError('SSH_NO_AGENT', `--ssh ${id}: SSH_AUTH_SOCK is not set`, {
+      hint: `start an agent (eval "$(ssh-agent)"; ssh-add) or pass --ssh ${id}=SOCKET`,
+    });
+  }
+  if (given.includes(',')) {
+    throw new InputError('FLAG_INVALID', `--ssh ${id}: only one agent socket per id`);
+  }
+  const socket = path.resolve(cwd, given);
+  let isSocket: boolean;
+  try {
+    isSocket = fs.statSync(socket).isSocket();
+  } catch {
+    throw new InputError('SSH_NO_AGENT', `--ssh ${id}: ${socket} does not exist`);
+  }
+  if (!isSocket) {
+    throw new InputError('SSH_KEY_UNSUPPORTED', `--ssh ${id}: ${socket} is not an agent socket`, {
+      hint: `load the key into ssh-agent (ssh-add ${given}) and pass --ssh ${id}=$SSH_AUTH_SOCK`,
+    });
+  }
+  return { id, socket };
+}
+
+function uniqueIds<T extends { id: string }>(specs: T[], flag: string): T[] {
+  const seen = new Set<string>();
+  for (const s of specs) {
+    if (seen.has(s.id)) throw new InputError('FLAG_INVALID', `${flag}: id ${s.id} given twice`);
+    seen.add(s.id);
+  }
+  return specs;
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
@@ -152,7 +216,14 @@ export function toBuildRequest(
     noCache: flags.cache === false,
     cacheFrom: flags.cacheFrom.map((c) => parseCacheSpec(c, '--cache-from', cwd)),
     cacheTo: flags.cacheTo.map((c) => parseCacheSpec(c, '--cache-to', cwd)),
-    secrets: flags.secret.map((s) => parseSecret(s, cwd)),
+    secrets: uniqueIds(
+      flags.secret.map((s) => parseSecret(s, cwd, env)),
+      '--secret',
+    ),
+    ssh: uniqueIds(
+      (flags.ssh ?? []).map((s) => parseSsh(s, cwd, env)),
+      '--ssh',
+    ),
     network: oneOf<NetworkMode>(flags.network, ['default', 'none', 'host'], '--network'),
     isolation: oneOf<Isolation>(
       flags.isolation,

@@ -30,7 +30,50 @@ export interface RunOp {
   /** USER as written (`name`, `uid`, `name:group`); resolved against the stage's /etc/passwd. */
   user: string;
   network: NetworkMode;
+  /** RUN --mount, absent when there are none (so plain RUN keys stay as they were). */
+  mounts?: RunMount[];
 }
+
+/**
+ * A RUN --mount with its words expanded and its target absolute. Only what selects content is
+ * here: secret values and agent sockets are looked up at execution, so they never reach a key.
+ */
+export type RunMount =
+  | { type: 'bind'; target: string; source: string; from: CopySource; readOnly: boolean }
+  | {
+      type: 'cache';
+      target: string;
+      id: string;
+      sharing: 'shared' | 'private' | 'locked';
+      /** Seeds a new cache directory (its content at `source`). */
+      from?: CopySource;
+      source: string;
+      readOnly: boolean;
+      mode: number;
+      uid: number;
+      gid: number;
+    }
+  | { type: 'tmpfs'; target: string; size?: number }
+  | {
+      type: 'secret';
+      id: string;
+      /** The file to mount; absent when the secret only goes to `env`. */
+      target?: string;
+      env?: string;
+      required: boolean;
+      mode: number;
+      uid: number;
+      gid: number;
+    }
+  | {
+      type: 'ssh';
+      id: string;
+      target: string;
+      required: boolean;
+      mode: number;
+      uid: number;
+      gid: number;
+    };
 
 export interface CopyOp {
   kind: 'copy';

@@ -1,14 +1,33 @@
+import type { Compression } from '../image/media-types.js';
+
 /**
  * What the CLI asks the engine to build. Every flag of `kiln build` and `kiln executor` ends up here,
  * already validated, so the engine never parses strings a user typed.
  */
 
+/** `compression=`, `compression-level=` and `force-compression=` of an image output. */
+export interface OutputCompression {
+  compression: Compression;
+  /** gzip 0-9, zstd 1-19; absent means the compressor's default. */
+  level?: number;
+  /** Recompress layers whose blob already has the wanted compression. */
+  force: boolean;
+}
+
+/** What the outputs that write an image (oci, docker, image) may add to their spec. */
+export interface ImageOutputOptions {
+  /** Absent: layers as the cache holds them (gzip for layers kiln made). */
+  compression?: OutputCompression;
+  /** `rewrite-timestamp=true`: clamp the mtimes in new layers to SOURCE_DATE_EPOCH. */
+  rewriteTimestamp?: boolean;
+}
+
 export type OutputSpec =
-  | { type: 'oci'; dest: string; tar: boolean; names: string[] }
-  | { type: 'docker'; dest: string; names: string[] }
+  | ({ type: 'oci'; dest: string; tar: boolean; names: string[] } & ImageOutputOptions)
+  | ({ type: 'docker'; dest: string; names: string[] } & ImageOutputOptions)
   | { type: 'local'; dest: string }
   | { type: 'tar'; dest: string }
-  | { type: 'image'; names: string[]; push: boolean };
+  | ({ type: 'image'; names: string[]; push: boolean } & ImageOutputOptions);
 
 export type CacheSpec =
   | { type: 'registry'; ref: string; mode: 'min' | 'max' }
@@ -20,6 +39,13 @@ export type Isolation = 'auto' | 'userns' | 'chroot' | 'none';
 export interface SecretSpec {
   id: string;
   source: { kind: 'file'; path: string } | { kind: 'env'; name: string };
+}
+
+/** `--ssh ID[=SOCKET]`: an SSH agent socket that `RUN --mount=type=ssh,id=ID` forwards. */
+export interface SshSpec {
+  id: string;
+  /** Absolute path of the agent's unix socket. */
+  socket: string;
 }
 
 export interface BuildRequest {
@@ -44,6 +70,8 @@ export interface BuildRequest {
   cacheFrom: CacheSpec[];
   cacheTo: CacheSpec[];
   secrets: SecretSpec[];
+  /** Absent means none (callers that build requests themselves need not know about it). */
+  ssh?: SshSpec[];
   network: NetworkMode;
   isolation: Isolation;
   insecureRegistries: string[];

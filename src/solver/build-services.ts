@@ -10,6 +10,7 @@ import type { StagePlan, Vertex } from '../graph/plan.js';
 import type { Platform } from '../image/oci-types.js';
 import { hostPlatform, parsePlatform } from '../image/platform.js';
 import { RegistryClient } from '../registry/index.js';
+import { CacheMountStore } from '../worker/mounts/cache-mount-store.js';
 import { rootIsHostRoot } from '../worker/sandbox/host-ids.js';
 import { activeIsolation, xattrPrefixFor } from '../worker/sandbox/userns.js';
 import type { XattrPrefix } from '../worker/snapshot/entry-from-stat.js';
@@ -21,7 +22,9 @@ import { executeMkdir } from './exec-mkdir.js';
 import { executeRun } from './exec-run.js';
 import { ImageSource } from './image-source.js';
 import { LayerSnapshots } from './layer-snapshots.js';
+import { type LayerSource, type RunMountEnv, runMountDigest } from './run-mounts.js';
 import type { SolverServices, StepOutput } from './solver.js';
+import { type SourceDateEpoch, sourceDateEpochOf } from './source-date-epoch.js';
 import type { LayerInfo, StageResult } from './stage-result.js';
 import type { StepContext } from './step-context.js';
 import { StepLogs } from './step-logs.js';
@@ -32,10 +35,12 @@ export class BuildServices implements SolverServices {
   readonly images: ImageSource;
   readonly noCache: boolean;
   readonly concurrency: number;
+  readonly epoch: SourceDateEpoch | undefined;
   private readonly snapshots: SnapshotStore;
   private readonly layers: LayerSnapshots;
   private readonly xattrPrefix: XattrPrefix;
   private readonly scratchDir: string;
+  private readonly cacheMounts: CacheMountStore;
   private readonly logs: StepLogs;
   /** Context hashing, --cache-from imports, --cache-to exports. */
   readonly cache: BuildCache;
@@ -56,12 +61,16 @@ export class BuildServices implements SolverServices {
     this.cache = new BuildCache({ ...request, ignore }, bus, blobs, records, client);
     this.noCache = request.noCache;
     this.concurrency = request.concurrency;
+    this.epoch = sourceDateEpochOf(request, process.env, (message) =>
+      bus.emit({ type: 'warning', message }),
+    );
     this.snapshots = new SnapshotStore(request.cacheDir);
     this.xattrPrefix = xattrPrefixFor(activeIsolation() ?? 'chroot');
     this.layers = new LayerSnapshots(this.snapshots, blobs, this.xattrPrefix, (l) =>
       this.fetchLayer(l),
     );
     this.scratchDir = path.join(request.cacheDir, 'tmp', `build-${process.pid}-${Date.now()}`);
+    this.cacheMounts = new CacheMountStore(request.cacheDir);
     this.logs = new StepLogs(request.cacheDir, bus);
   }
 
@@ -115,6 +124,7 @@ export class BuildServices implements SolverServices {
 
   async inputDigest(vertex: Vertex, stages: (i: number) => Promise<StageResult>): Promise<unknown> {
     const op = vertex.op;
+    if (op.kind === 'run') return runMountDigest(op, this.runMountEnv(stages));
     if (op.kind !== 'copy') return undefined;
     if (op.from.kind === 'context') {
       return this.cache.hashContext(op.sources);
@@ -142,12 +152,38 @@ export class BuildServices implements SolverServices {
       scratchDir: this.scratchDir,
       compression: 'gzip',
       pigzThreads: Math.min(4, os.availableParallelism()),
+      ...(this.epoch?.rewriteTimestamp ? { layerEpoch: this.epoch.seconds } : {}),
       signal,
     };
     const op = vertex.op;
-    if (op.kind === 'run') return executeRun(op, lowerDirs, ctx);
+    if (op.kind === 'run') return executeRun(op, lowerDirs, ctx, this.runMountEnv(stages));
     if (op.kind === 'mkdir') return executeMkdir(op, lowerDirs, ctx);
     return executeCopy(op, lowerDirs, await this.copyRoot(op.from, stages), this.ignore, ctx);
+  }
+
+  private runMountEnv(stages: (i: number) => Promise<StageResult>): RunMountEnv {
+    const layersOf = async (from: LayerSource): Promise<LayerInfo[]> => {
+      if (from.kind === 'stage') return (await stages(from.stage)).layers;
+      const image = await this.images.resolve(from.ref, from.platform);
+      return image.manifest.layers.map((descriptor, i) => ({
+        diffId: image.config.rootfs.diff_ids[i]!,
+        descriptor,
+        sourceRepository: image.repository,
+      }));
+    };
+    return {
+      contextDir: this.request.contextDir,
+      ignore: this.ignore,
+      cacheMounts: this.cacheMounts,
+      secrets: this.request.secrets,
+      ssh: this.request.ssh ?? [],
+      xattrPrefix: this.xattrPrefix,
+      layerDirs: async (from) => this.layers.dirsOf(await layersOf(from)),
+      contentKey: async (from) =>
+        from.kind === 'stage'
+          ? (await stages(from.stage)).key
+          : (await this.images.resolve(from.ref, from.platform)).manifestDigest,
+    };
   }
 
   private async copyRoot(

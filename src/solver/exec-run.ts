@@ -5,6 +5,7 @@ import { diffUpperDir } from '../worker/snapshot/diff-upper-dir.js';
 import { LayerStack } from '../worker/snapshot/layer-stack.js';
 import { commitLayer, snapshotIdFor } from './commit-layer.js';
 import { resolveUser } from './passwd.js';
+import { prepareRunMounts, type RunMountEnv } from './run-mounts.js';
 import type { StepOutput } from './solver.js';
 import type { StepContext } from './step-context.js';
 
@@ -13,6 +14,7 @@ export async function executeRun(
   op: RunOp,
   lowerDirs: string[],
   ctx: StepContext,
+  mountEnv?: RunMountEnv,
 ): Promise<StepOutput> {
   const stack = LayerStack.fromLowerDirs(lowerDirs, ctx.xattrPrefix);
   const [passwd, group] = await Promise.all([
@@ -22,6 +24,18 @@ export async function executeRun(
   const user = resolveUser(op.user, passwd?.toString('utf8'), group?.toString('utf8'));
   const env = [...op.env, ...op.proxyEnv];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+
+  const mounts =
+    op.mounts === undefined || mountEnv === undefined
+      ? undefined
+      : await prepareRunMounts(op, mountEnv, ctx.scratchDir, ctx.signal);
+  if (op.mounts !== undefined && mounts === undefined) {
+    throw new Error('RUN --mount needs the build environment for its mounts');
+  }
+  for (const e of mounts?.env ?? []) {
+    const name = e.slice(0, e.indexOf('=') + 1);
+    if (!env.some((have) => have.startsWith(name))) env.push(e);
+  }
 
   const pending = await ctx.snapshots.create(snapshotIdFor(ctx.key));
   try {
@@ -40,6 +54,7 @@ export async function executeRun(
       xattrPrefix: ctx.xattrPrefix,
       scratchDir: ctx.scratchDir,
       signal: ctx.signal,
+      ...(mounts === undefined ? {} : { mounts: mounts.mounts, secretEnv: mounts.secretEnv }),
       onOutput: (stream, chunk) =>
         ctx.bus.emit({ type: 'log', id: ctx.vertexId, stream, data: chunk.toString('utf8') }),
     });
@@ -58,5 +73,7 @@ export async function executeRun(
   } catch (err) {
     await pending.discard();
     throw err;
+  } finally {
+    await mounts?.release();
   }
 }

@@ -66,8 +66,8 @@ async function makeParents(
     const hit = await stack.lstat(`/${rel}`);
     const dest = path.join(root, rel);
     if (hit === undefined) {
-      await mkdir(dest, { mode: 0o755 });
-      await chmod(dest, 0o755);
+      // Two mount targets may share a missing parent.
+      if (await mkdirFresh(dest)) await chmod(dest, 0o755);
       continue;
     }
     if (!hit.stat.isDirectory()) return false;
@@ -76,6 +76,53 @@ async function makeParents(
     mirrors.push({ dest, from: hit });
   }
   return true;
+}
+
+async function mkdirFresh(dest: string): Promise<boolean> {
+  try {
+    await mkdir(dest, { mode: 0o755 });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+export interface MountTarget {
+  /** Resolved path inside the root (no symlinks along it). */
+  path: string;
+  kind: 'dir' | 'file';
+}
+
+/**
+ * Creates the missing `targets` in `layerDir` the same way as the standard mountpoints, with the
+ * image's parents mirrored. With `skipLayer`, parents found in that layer of `stack` are taken to
+ * be `layerDir` itself and left alone. Returns the layer paths it created.
+ */
+export async function createMountTargets(
+  stack: LayerStack,
+  layerDir: string,
+  targets: MountTarget[],
+  skipLayer?: number,
+): Promise<string[]> {
+  const created: string[] = [];
+  const mirrors: Mirror[] = [];
+  for (const target of targets) {
+    const parts = pathComponents(target.path);
+    if (parts.length === 0) continue;
+    if (!(await makeParents(stack, layerDir, parts.slice(0, -1), mirrors, skipLayer))) {
+      throw new BuildError(
+        'RUN_MOUNT_TARGET',
+        `RUN --mount: a parent of ${target.path} is not a directory`,
+      );
+    }
+    const dest = path.join(layerDir, ...parts);
+    if (target.kind === 'dir') await mkdirFresh(dest);
+    else await writeFile(dest, '', { mode: 0o644, flag: 'a' });
+    created.push(parts.join('/'));
+  }
+  await applyMirrors(mirrors, stack.xattrPrefix);
+  return created;
 }
 
 export async function prepareMountpoints(

@@ -14,6 +14,7 @@ import type { XattrPrefix } from '../snapshot/entry-from-stat.js';
 import { LayerStack } from '../snapshot/layer-stack.js';
 import { checkOverlayPath } from '../snapshot/mount-merged.js';
 import { ensureCwd, prepareMountpoints } from './mountpoints.js';
+import { FIRST_DATA_FD, planStepMounts, type SecretEnv, type StepMount } from './step-mounts.js';
 import { buildStepScript, SETUP_DONE } from './step-script.js';
 import { UNSHARE } from './userns.js';
 
@@ -44,6 +45,10 @@ export interface RunSpec {
   signal?: AbortSignal;
   /** Where the step's own scratch files go (merged mountpoint, stubs); defaults to os.tmpdir(). */
   scratchDir?: string;
+  /** RUN --mount mounts. */
+  mounts?: StepMount[];
+  /** Secret environment variables; their values reach the command only through a pipe. */
+  secretEnv?: SecretEnv[];
 }
 
 export interface RunResult {
@@ -113,6 +118,13 @@ async function runInScratch(spec: RunSpec, scratch: string): Promise<RunResult> 
 
   const lowerStack = LayerStack.fromLowerDirs(spec.lowerDirs, spec.xattrPrefix);
   const plan = await prepareMountpoints(lowerStack, stubs);
+  const extra = await planStepMounts(spec.mounts ?? [], spec.secretEnv ?? [], {
+    rootStack: lowerStack,
+    rootStubs: stubs,
+    merged,
+    scratch,
+    xattrPrefix: spec.xattrPrefix,
+  });
   const withUpper = LayerStack.fromLowerDirs([...spec.lowerDirs, spec.upperDir], spec.xattrPrefix);
   const cwd = await ensureCwd(withUpper, spec.upperDir, spec.cwd);
 
@@ -155,13 +167,19 @@ async function runInScratch(spec: RunSpec, scratch: string): Promise<RunResult> 
     gid: spec.gid,
     additionalGids: spec.additionalGids,
     argv: spec.argv,
+    mountLines: extra.lines,
+    envWords: extra.envWords,
   });
 
-  const result = await spawnStep(script, spec);
-  return { ...result, createdMountpoints: plan.created };
+  const result = await spawnStep(script, spec, extra.fdData);
+  return { ...result, createdMountpoints: [...plan.created, ...extra.created] };
 }
 
-function spawnStep(script: string, spec: RunSpec): Promise<Omit<RunResult, 'createdMountpoints'>> {
+function spawnStep(
+  script: string,
+  spec: RunSpec,
+  fdData: Buffer[],
+): Promise<Omit<RunResult, 'createdMountpoints'>> {
   const ns = ['--mount', '--pid', '--uts', '--fork', '--kill-child', '--propagation', 'private'];
   if (spec.network === 'none') ns.push('--net');
 
@@ -169,7 +187,15 @@ function spawnStep(script: string, spec: RunSpec): Promise<Omit<RunResult, 'crea
     // A process group of its own, so cancelling can kill unshare and everything it started even
     // if the pid namespace's init has not been reached yet.
     const child = spawn(UNSHARE, [...ns, '--', '/bin/sh', '-c', script], {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      stdio: [
+        'ignore',
+        'pipe',
+        'pipe',
+        'pipe',
+        'ignore',
+        'ignore',
+        ...fdData.map(() => 'pipe' as const),
+      ],
       detached: true,
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
     });
@@ -188,6 +214,12 @@ function spawnStep(script: string, spec: RunSpec): Promise<Omit<RunResult, 'crea
     };
     spec.signal?.addEventListener('abort', kill, { once: true });
 
+    for (const [i, data] of fdData.entries()) {
+      const pipe = child.stdio[FIRST_DATA_FD + i] as NodeJS.WritableStream | null;
+      // A setup failure closes the pipe unread; that failure is reported, not EPIPE.
+      pipe?.on('error', () => {});
+      pipe?.end(data);
+    }
     child.stdout?.on('data', (c: Buffer) => spec.onOutput?.('stdout', c));
     child.stderr?.on('data', (c: Buffer) => spec.onOutput?.('stderr', c));
     (child.stdio[3] as NodeJS.ReadableStream | null)?.on('data', (c: Buffer) => {

@@ -26,6 +26,10 @@ export interface StepScriptInput {
   gid: number;
   additionalGids: number[];
   argv: string[];
+  /** sh lines for the RUN --mount mounts, run once the root is complete. */
+  mountLines?: string[];
+  /** Extra `env -i` words left for sh to expand (secret variables, never in the script text). */
+  envWords?: string[];
 }
 
 /** Quotes one word for sh: single quotes, with embedded ones spliced in. */
@@ -98,6 +102,7 @@ export function buildStepScript(s: StepScriptInput): string {
   if (s.mount.resolvConf) {
     lines.push(`/usr/bin/mount --bind ${q(s.resolvConfFile)} ${m}/etc/resolv.conf`);
   }
+  lines.push(...(s.mountLines ?? []));
   // sethostname(2) through the hostname tool: the /proc/sys file belongs to the initial user
   // namespace's root, which a rootless sandbox cannot write even for its own uts namespace.
   lines.push(`if [ -x /usr/bin/hostname ]; then /usr/bin/hostname ${q(s.hostname)}; fi`);
@@ -127,6 +132,8 @@ export function buildStepScript(s: StepScriptInput): string {
     ...s.argv,
   ];
   lines.push(`printf '%s\\n' ${SETUP_DONE}`, 'exec 1>&4 2>&5 3>&- 4>&- 5>&-');
-  lines.push(`exec ${exec.map(q).join(' ')}`);
+  const words = exec.map(q);
+  words.splice(3 + cleanEnv(s.env).length, 0, ...(s.envWords ?? []));
+  lines.push(`exec ${words.join(' ')}`);
   return `${lines.join('\n')}\n`;
 }
