@@ -1,15 +1,30 @@
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
-import type { OutputSpec } from '../solver/build-request.js';
+import type { ImageOutputOptions, OutputCompression, OutputSpec } from '../solver/build-request.js';
 import { parseBoolField, parseCsvFields } from './csv-fields.js';
 
+const IMAGE_KEYS = ['compression', 'compression-level', 'force-compression', 'rewrite-timestamp'];
+
 const KEYS_BY_TYPE: Record<string, string[]> = {
-  oci: ['dest', 'tar', 'name'],
-  docker: ['dest', 'name'],
+  oci: ['dest', 'tar', 'name', ...IMAGE_KEYS],
+  docker: ['dest', 'name', ...IMAGE_KEYS],
   local: ['dest'],
   tar: ['dest'],
-  image: ['name', 'push'],
-  registry: ['name', 'push'],
+  image: ['name', 'push', ...IMAGE_KEYS],
+  registry: ['name', 'push', ...IMAGE_KEYS],
+};
+
+/** buildx's names for the layer compressions kiln writes. */
+const COMPRESSIONS: Record<string, OutputCompression['compression']> = {
+  gzip: 'gzip',
+  zstd: 'zstd',
+  uncompressed: 'none',
+};
+
+const LEVELS: Record<OutputCompression['compression'], [number, number] | undefined> = {
+  gzip: [0, 9],
+  zstd: [1, 19],
+  none: undefined,
 };
 
 /**
@@ -62,7 +77,7 @@ function buildSpec(
     const pushValue = fields.get('push');
     const push =
       type === 'registry' || (pushValue !== undefined && parseBoolField(pushValue, 'push', '-o'));
-    return { type: 'image', names, push };
+    return { type: 'image', names, push, ...imageOptions(type, fields) };
   }
 
   const dest = fields.get('dest');
@@ -76,12 +91,56 @@ function buildSpec(
     if (!tar && resolved === '-') {
       throw new InputError('OUTPUT_INVALID', '--output type=oci,tar=false cannot write to stdout');
     }
-    return { type: 'oci', dest: resolved, tar, names };
+    return { type: 'oci', dest: resolved, tar, names, ...imageOptions(type, fields) };
   }
-  if (type === 'docker') return { type: 'docker', dest: resolved, names };
+  if (type === 'docker') {
+    return { type: 'docker', dest: resolved, names, ...imageOptions(type, fields) };
+  }
   if (type === 'local') {
     if (resolved === '-') return { type: 'tar', dest: '-' };
     return { type: 'local', dest: resolved };
   }
   return { type: 'tar', dest: resolved };
+}
+
+/**
+ * `compression=`, `compression-level=`, `force-compression=` and `rewrite-timestamp=`. As in
+ * BuildKit, a level or a force without `compression=` applies to the default, gzip.
+ */
+function imageOptions(type: string, fields: Map<string, string>): ImageOutputOptions {
+  const options: ImageOutputOptions = {};
+  const rewrite = fields.get('rewrite-timestamp');
+  if (rewrite !== undefined) {
+    options.rewriteTimestamp = parseBoolField(rewrite, 'rewrite-timestamp', '--output');
+  }
+
+  const name = fields.get('compression');
+  const levelText = fields.get('compression-level');
+  const forceText = fields.get('force-compression');
+  if (name === undefined && levelText === undefined && forceText === undefined) return options;
+  const compression = COMPRESSIONS[(name ?? 'gzip').toLowerCase()];
+  if (compression === undefined) {
+    throw new InputError('OUTPUT_INVALID', `--output type=${type}: unknown compression "${name}"`, {
+      hint: 'valid compressions: gzip, zstd, uncompressed',
+    });
+  }
+  const result: OutputCompression = {
+    compression,
+    force: forceText === undefined ? false : parseBoolField(forceText, 'force-compression', '-o'),
+  };
+  const range = LEVELS[compression];
+  // An uncompressed layer has no level; buildx ignores one there too.
+  if (levelText !== undefined && range !== undefined) {
+    const level = /^\d+$/.test(levelText) ? Number(levelText) : Number.NaN;
+    if (!(level >= range[0] && level <= range[1])) {
+      throw new InputError(
+        'OUTPUT_INVALID',
+        `--output type=${type}: compression-level must be ${range[0]}-${range[1]} for ` +
+          `${compression}, got "${levelText}"`,
+      );
+    }
+    result.level = level;
+  }
+  options.compression = result;
+  return options;
 }

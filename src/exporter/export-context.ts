@@ -1,6 +1,7 @@
 import type { BlobStore } from '../cache/blob-store.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { RegistryClient } from '../registry/index.js';
+import type { SourceDateEpoch } from '../solver/source-date-epoch.js';
 import type { LayerInfo } from '../solver/stage-result.js';
 
 /** What the exporters need from the build: blobs, a registry client, scratch space, events. */
@@ -14,5 +15,7 @@ export interface ExportContext {
   fetchLayer(layer: LayerInfo): Promise<void>;
   /** Whether files may be chowned to the ids in the layers (false for a rootless user). */
   canChown: boolean;
+  /** SOURCE_DATE_EPOCH, for the `org.opencontainers.image.created` annotation of OCI outputs. */
+  epoch?: SourceDateEpoch;
   signal: AbortSignal;
 }

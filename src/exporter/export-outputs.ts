@@ -1,14 +1,13 @@
 import type { EventBus } from '../events/event-bus.js';
-import { writeDockerArchive } from '../image/image-archive.js';
 import { formatReference, parseReference } from '../registry/index.js';
-import type { BuildRequest } from '../solver/build-request.js';
+import type { BuildRequest, OutputCompression, OutputSpec } from '../solver/build-request.js';
 import type { BuildOutcome } from '../solver/run-build.js';
-import type { StageResult } from '../solver/stage-result.js';
-import { assembleImage } from './assemble-image.js';
+import type { LayerInfo, StageResult } from '../solver/stage-result.js';
+import { type AssembledImage, assembleImage } from './assemble-image.js';
+import { convertLayers } from './convert-layers.js';
 import type { ExportContext } from './export-context.js';
-import { imageBlobs } from './image-blobs.js';
 import { pushImage } from './push-image.js';
-import { writeToDestination } from './write-destination.js';
+import { writeDocker } from './write-docker.js';
 import { writeOci } from './write-oci.js';
 import { writeLocal, writeRootfsTar } from './write-rootfs.js';
 
@@ -17,7 +16,10 @@ export interface ExportServices {
   exportContext(signal: AbortSignal): ExportContext;
 }
 
-/** Writes every requested output of the solved target and reports the image's digests. */
+/**
+ * Writes every requested output of the solved target and reports the image's digests: those of
+ * the first output that writes an image, whose compression decides the manifest digest.
+ */
 export async function exportOutputs(
   result: StageResult,
   request: BuildRequest,
@@ -26,12 +28,26 @@ export async function exportOutputs(
   signal: AbortSignal,
 ): Promise<BuildOutcome> {
   const ctx = services.exportContext(signal);
-  const image = assembleImage(result, request.labels);
+  const images = new Map<string, Promise<AssembledImage>>();
+  const imageFor = (compression: OutputCompression | undefined): Promise<AssembledImage> => {
+    const key = JSON.stringify(compression ?? null);
+    let image = images.get(key);
+    if (!image) {
+      image = compressLayers(result, compression, ctx).then((layers) =>
+        assembleImage({ ...result, layers }, request.labels),
+      );
+      images.set(key, image);
+    }
+    return image;
+  };
+  let reported: AssembledImage | undefined;
   const names = request.tags.map((t) => formatReference(parseReference(t)));
 
   for (const output of request.outputs) {
     const id = `export-${output.type}-${'dest' in output ? output.dest : output.names.join(',')}`;
     const name = `exporting to ${output.type}${'dest' in output ? ` ${output.dest}` : ''}`;
+    const image = await imageFor(compressionOf(output));
+    if (output.type !== 'local' && output.type !== 'tar') reported ??= image;
     if (output.type === 'image' && output.push) {
       await pushImage(
         image,
@@ -47,13 +63,11 @@ export async function exportOutputs(
         await writeOci(image, output, ctx);
         break;
       case 'docker': {
-        const blobs = await imageBlobs(image, ctx);
         const tags = (output.names.length > 0 ? output.names : request.tags).map((n) =>
           formatReference(parseReference(n)),
         );
-        await writeToDestination(output.dest, ctx, (out) =>
-          writeDockerArchive(blobs, tags, out, { tempDir: ctx.scratchDir }),
-        );
+        const compressed = (output.compression?.compression ?? 'none') !== 'none';
+        await writeDocker(image, tags, { dest: output.dest, compressed }, ctx);
         break;
       }
       case 'local':
@@ -73,10 +87,37 @@ export async function exportOutputs(
     bus.emit({ type: 'step', id, name, status: 'done', duration_ms: Date.now() - started });
   }
 
+  const image = reported ?? (await imageFor(undefined));
   return {
     manifestDigest: image.manifestDescriptor.digest,
     configDigest: image.configDescriptor.digest,
     descriptor: image.manifestDescriptor,
     names,
   };
+}
+
+function compressionOf(output: OutputSpec): OutputCompression | undefined {
+  return 'compression' in output ? output.compression : undefined;
+}
+
+/** The layers in an output's compression, as a step of its own when some need converting. */
+async function compressLayers(
+  result: StageResult,
+  compression: OutputCompression | undefined,
+  ctx: ExportContext,
+): Promise<LayerInfo[]> {
+  if (compression === undefined) return result.layers;
+  const label = compression.compression === 'none' ? 'uncompressed' : compression.compression;
+  const id = `compress-${label}-${compression.level ?? 'default'}${compression.force ? '-force' : ''}`;
+  const name = `compressing layers (${label})`;
+  const started = Date.now();
+  ctx.bus.emit({ type: 'step', id, name, status: 'started' });
+  try {
+    const layers = await convertLayers(result.layers, compression, ctx);
+    ctx.bus.emit({ type: 'step', id, name, status: 'done', duration_ms: Date.now() - started });
+    return layers;
+  } catch (err) {
+    ctx.bus.emit({ type: 'step', id, name, status: 'error', duration_ms: Date.now() - started });
+    throw err;
+  }
 }

@@ -1,5 +1,7 @@
 import { writeOciArchive } from '../image/image-archive.js';
 import { OciLayout } from '../image/oci-layout.js';
+import { CREATED_ANNOTATION, type Descriptor } from '../image/oci-types.js';
+import { formatEpoch } from '../solver/source-date-epoch.js';
 import type { AssembledImage } from './assemble-image.js';
 import type { ExportContext } from './export-context.js';
 import { imageBlobs } from './image-blobs.js';
@@ -15,16 +17,30 @@ export async function writeOci(
   ctx: ExportContext,
 ): Promise<void> {
   const refNames = layoutRefNames(spec.names);
+  const descriptor = withCreated(image.manifestDescriptor, ctx);
   const blobs = await imageBlobs(image, ctx);
+  blobs.manifest.descriptor = descriptor;
   if (!spec.tar) {
     const layout = await OciLayout.open(spec.dest);
     for (const layer of blobs.layers) await layout.putBlobFile(layer.path, layer.descriptor.digest);
     await layout.putBlob(blobs.config.data);
     await layout.putBlob(blobs.manifest.data);
-    await layout.addManifest(image.manifestDescriptor, refNames);
+    await layout.addManifest(descriptor, refNames);
     return;
   }
   await writeToDestination(spec.dest, ctx, (out) => writeOciArchive(blobs, refNames, out));
+}
+
+/**
+ * The index entry says when the image was made, as BuildKit's OCI exporter writes it: the
+ * SOURCE_DATE_EPOCH when there is one (so the layout is reproducible too), else now.
+ */
+function withCreated(descriptor: Descriptor, ctx: ExportContext): Descriptor {
+  const created = ctx.epoch?.iso ?? formatEpoch(Math.floor(Date.now() / 1000));
+  return {
+    ...descriptor,
+    annotations: { ...descriptor.annotations, [CREATED_ANNOTATION]: created },
+  };
 }
 
 /** `registry/app:v1` names `v1` in a layout; a name without a tag is `latest`. */

@@ -211,6 +211,7 @@ export class BuildServices implements SolverServices {
       scratchDir: this.scratchDir,
       fetchLayer: (l) => this.fetchLayer(l),
       canChown: rootIsHostRoot(),
+      ...(this.epoch ? { epoch: this.epoch } : {}),
       signal,
     };
   }

@@ -20,7 +20,9 @@ export async function commitLayer(
     await pending.discard();
     return undefined;
   }
-  const blob = await writeLayerBlob(entries, path.dirname(ctx.blobs.root), {
+  const layerEntries =
+    ctx.layerEpoch === undefined ? entries : clampMtimes(entries, ctx.layerEpoch);
+  const blob = await writeLayerBlob(layerEntries, path.dirname(ctx.blobs.root), {
     compression: ctx.compression,
     ...(ctx.pigzThreads > 0 ? { pigzThreads: ctx.pigzThreads } : {}),
   });
@@ -32,6 +34,18 @@ export async function commitLayer(
     mediaType: blob.mediaType,
     snapshotId: snapshot.id,
   };
+}
+
+/**
+ * rewrite-timestamp: entries newer than the epoch get the epoch, older ones keep their time, as
+ * BuildKit clamps. Only the headers change, so the layer is still written in one pass; the
+ * snapshot on disk keeps the real times (later steps and their change detection see those).
+ */
+export function clampMtimes(entries: LayerEntry[], epochSeconds: number): LayerEntry[] {
+  const epochNs = BigInt(epochSeconds) * 1_000_000_000n;
+  return entries.map((e) =>
+    e.entry.mtimeNs > epochNs ? { ...e, entry: { ...e.entry, mtimeNs: epochNs } } : e,
+  );
 }
 
 /** Snapshot ids are the step key's hex: one snapshot per distinct step. */

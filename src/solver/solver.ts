@@ -6,6 +6,7 @@ import type { BuildPlan, StagePlan, Vertex } from '../graph/plan.js';
 import type { History } from '../image/oci-types.js';
 import { cacheKey } from './cache-key.js';
 import { Semaphore } from './semaphore.js';
+import { clampCreated, type SourceDateEpoch } from './source-date-epoch.js';
 import type { LayerInfo, StageResult } from './stage-result.js';
 
 /** What executing one vertex produced: a layer, or nothing when the step changed no file. */
@@ -17,6 +18,8 @@ export interface SolverServices {
   records: RecordStore;
   noCache: boolean;
   concurrency: number;
+  /** SOURCE_DATE_EPOCH: clamps new history times; with rewriteTimestamp it enters every key. */
+  epoch?: SourceDateEpoch | undefined;
   /** The base of a stage (scratch or an image): its layers, config and history. */
   resolveBase(stage: StagePlan): Promise<StageResult>;
   /** What in the outside world a vertex depends on beyond its op (e.g. context file digests). */
@@ -96,12 +99,13 @@ export class Solver {
       if (!item.vertex) {
         // Metadata-only entries take the time of the step before them, so a rebuild that hits the
         // cache writes the same config bytes.
-        state.history.push(emptyHistory(item.createdBy, state.history.at(-1)?.created));
+        state.history.push(emptyHistory(item.createdBy, this.created(state.history.at(-1))));
         continue;
       }
       state = await this.runVertex(item.vertex, state);
     }
-    const created = state.history.at(-1)?.created;
+    const last = state.history.at(-1)?.created;
+    const created = this.services.epoch ? clampCreated(last, this.services.epoch) : last;
     const config = { ...stage.config, rootfs: rootfsOf(state.layers), history: state.history };
     return { ...state, config: created ? { ...config, created } : config };
   }
@@ -111,9 +115,12 @@ export class Solver {
     const stages = (i: number): Promise<StageResult> => this.solveStage(i);
     // Proxy variables are deliberately left out: changing a proxy must not invalidate the cache.
     const op = vertex.op.kind === 'run' ? { ...vertex.op, proxyEnv: undefined } : vertex.op;
+    const epoch = this.services.epoch;
     const key = cacheKey(below.key, {
       op,
       input: await this.services.inputDigest(vertex, stages),
+      // Clamped layers have other bytes than unclamped ones: their records must not mix.
+      rewriteTimestamp: epoch?.rewriteTimestamp ? epoch.seconds : undefined,
     });
 
     // Memoized per key for the whole build: stages sharing a step (same parent, same op and
@@ -128,7 +135,13 @@ export class Solver {
     if (!owner || !executed) {
       bus.emit({ type: 'step', id: vertex.id, name: vertex.name, status: 'cached' });
     }
-    return withStep(below, key, record, vertex.createdBy);
+    return withStep(below, key, record, vertex.createdBy, this.created(record));
+  }
+
+  /** A new history entry's time: the step's first run, clamped to SOURCE_DATE_EPOCH if set. */
+  private created(from: { created?: string | undefined } | undefined): string | undefined {
+    const { epoch } = this.services;
+    return epoch ? clampCreated(from?.created, epoch) : from?.created;
   }
 
   private async lookupOrExecute(
@@ -208,6 +221,7 @@ function withStep(
   key: string,
   record: StepRecord,
   createdBy: string,
+  created: string | undefined,
 ): StageResult {
   const layers: LayerInfo[] = [...below.layers];
   if (record.layer) {
@@ -223,7 +237,7 @@ function withStep(
     });
   }
   const entry: History = {
-    created: record.created,
+    ...(created ? { created } : {}),
     created_by: createdBy,
     comment: 'buildkit.dockerfile.v0',
   };

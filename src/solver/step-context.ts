@@ -17,5 +17,7 @@ export interface StepContext {
   scratchDir: string;
   compression: Compression;
   pigzThreads: number;
+  /** SOURCE_DATE_EPOCH in seconds when rewrite-timestamp is on: new entries' mtimes clamp to it. */
+  layerEpoch?: number;
   signal: AbortSignal;
 }
