@@ -1,4 +1,14 @@
-import { cp, lstat, mkdir, realpath } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  lstat,
+  lutimes,
+  mkdir,
+  readdir,
+  readlink,
+  realpath,
+  symlink,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
 
@@ -32,20 +42,40 @@ export async function copyContextSource(
   }
 
   const to = path.join(dest, rel);
+  await mkdir(dest, { recursive: true });
   await mkdir(path.dirname(to), { recursive: true });
-  await cp(real, to, {
-    recursive: true,
-    verbatimSymlinks: true,
-    preserveTimestamps: true,
-    filter: async (src) => {
-      const under = path.relative(real, src);
-      if (under === '') return true;
-      const name = path.posix.join(rel, under.split(path.sep).join('/'));
-      if (ignore(name)) return false;
-      // Sockets and FIFOs are not context content (fs.cp refuses them anyway).
-      const st = await lstat(src);
-      return st.isFile() || st.isDirectory() || st.isSymbolicLink();
-    },
-  });
+  // Not fs.cp: it refuses a destination inside the source, which is where kiln's scratch space
+  // is when the cache directory lives in the context; that directory is skipped instead.
+  const skip = await realpath(dest);
+  await copyTree(real, to, rel, ignore, skip);
   return rel;
+}
+
+async function copyTree(
+  from: string,
+  to: string,
+  rel: string,
+  ignore: (relPath: string) => boolean,
+  skip: string,
+): Promise<void> {
+  const st = await lstat(from);
+  if (st.isSymbolicLink()) {
+    await symlink(await readlink(from), to);
+  } else if (st.isFile()) {
+    await copyFile(from, to);
+    await chmod(to, st.mode & 0o7777);
+  } else if (st.isDirectory()) {
+    if (from === skip) return;
+    await mkdir(to, { recursive: true });
+    for (const name of (await readdir(from)).sort()) {
+      const child = rel === '' ? name : `${rel}/${name}`;
+      if (ignore(child)) continue;
+      await copyTree(path.join(from, name), path.join(to, name), child, ignore, skip);
+    }
+    await chmod(to, st.mode & 0o7777);
+  } else {
+    // Sockets, FIFOs and devices are not context content.
+    return;
+  }
+  await lutimes(to, st.atime, st.mtime);
 }

@@ -6,7 +6,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
@@ -111,12 +111,35 @@ export async function runStep(spec: RunSpec): Promise<RunResult> {
   }
 }
 
+/**
+ * The overlay's root directory is the upper dir itself, which the snapshot store makes 0700
+ * root:root, so a step running as another user could not even reach /bin/sh. It gets the root
+ * of the highest layer that set one (a `./` entry; extracted layers without one keep the
+ * store's 0700), else 0755 root:root, which is what container runtimes give a rootfs.
+ */
+async function setRootAttributes(upperDir: string, lowerDirs: string[]): Promise<void> {
+  let mode = 0o755;
+  let uid = 0;
+  let gid = 0;
+  for (const dir of [...lowerDirs].reverse()) {
+    const st = await stat(dir);
+    if ((st.mode & 0o7777) === 0o700 && st.uid === 0 && st.gid === 0) continue;
+    mode = st.mode & 0o7777;
+    uid = st.uid;
+    gid = st.gid;
+    break;
+  }
+  await chown(upperDir, uid, gid);
+  await chmod(upperDir, mode);
+}
+
 async function runInScratch(spec: RunSpec, scratch: string): Promise<RunResult> {
   const stubs = path.join(scratch, 'stubs');
   const merged = path.join(scratch, 'root');
   await Promise.all([mkdir(stubs, { mode: 0o755 }), mkdir(merged, { mode: 0o755 })]);
 
   const lowerStack = LayerStack.fromLowerDirs(spec.lowerDirs, spec.xattrPrefix);
+  await setRootAttributes(spec.upperDir, spec.lowerDirs);
   const plan = await prepareMountpoints(lowerStack, stubs);
   const extra = await planStepMounts(spec.mounts ?? [], spec.secretEnv ?? [], {
     rootStack: lowerStack,
