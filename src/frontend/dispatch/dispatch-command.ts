@@ -135,15 +135,20 @@ function dispatchRunCommand(
     // `RUN <<EOF` alone: the heredoc is the script, run by the stage's shell.
     const only = files[0]!;
     const marker = /^\s*[0-9]?<<-?\s*["']?[^"'\s]+["']?\s*$/;
-    if (files.length === 1 && cmd.command.prependShell && marker.test(args.join(' '))) {
+    if (!cmd.command.prependShell) {
+      throw new DockerfileError(
+        'RUN_HEREDOC_EXEC_FORM',
+        'RUN in exec form cannot take a heredoc',
+        location,
+      );
+    }
+    if (files.length === 1 && marker.test(args.join(' '))) {
       args = [only.chomp ? chompHeredocContent(only.data) : only.data];
     } else {
-      throw new DockerfileError(
-        'RUN_HEREDOC_UNSUPPORTED',
-        'RUN with a heredoc inside a longer command is not supported yet',
-        location,
-        'put the script alone in the heredoc: RUN <<EOF',
-      );
+      // A heredoc inside a longer command: the bodies go back after the command line, as they
+      // stood in the Dockerfile, and the shell reads them itself (with its own <<- and quoting
+      // rules), as BuildKit does.
+      args = [[args.join(' '), ...files.map((f) => f.data + f.name)].join('\n')];
     }
   }
   dispatchRun(
