@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError, InputError } from '../../errors.js';
 
@@ -45,6 +45,9 @@ export class SnapshotStore {
     const dir = path.join(tmp, 'fs');
     const workDir = path.join(tmp, 'work');
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    // The dir is the root of the image's filesystem (an overlay's merged root takes the upper
+    // dir's mode): 0700 would lock every non-root USER out of '/'. The parent keeps others out.
+    await chmod(dir, 0o755);
     await mkdir(workDir, { mode: 0o700 });
     const final = path.join(this.root, id);
 
