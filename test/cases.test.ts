@@ -12,6 +12,10 @@ import { casesDir, listCaseNames, runCase } from './support/case-runner.js';
 import { pushFixture } from './support/images.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 
+// Each case runs once per way of isolating RUN steps as root: they snapshot differently (user.
+// or trusted. overlay xattrs), and a case passing in one says nothing of the other.
+const ISOLATIONS = (process.env.KILN_CASES_ISOLATION ?? 'userns,chroot').split(',');
+
 let names: string[] = [];
 let missing: Error | undefined;
 try {
@@ -43,9 +47,19 @@ describe('shared cases', () => {
 
   for (const name of names) {
     it(name, async () => {
-      const result = await runCase(name, { baseRef, workDir: join(work, name) });
-      const detail = result.failures.length > 0 ? `\n${result.logs.join('\n')}` : '';
-      assert.deepEqual(result.failures, [], `${name} does not match its spec${detail}`);
+      const failures: string[] = [];
+      const logs: string[] = [];
+      for (const isolation of ISOLATIONS) {
+        const result = await runCase(name, {
+          baseRef,
+          workDir: join(work, name, isolation),
+          extraArgs: ['--isolation', isolation],
+        });
+        failures.push(...result.failures.map((f) => `[--isolation ${isolation}] ${f}`));
+        if (result.failures.length > 0) logs.push(`[--isolation ${isolation}]`, ...result.logs);
+      }
+      const detail = failures.length > 0 ? `\n${logs.join('\n')}` : '';
+      assert.deepEqual(failures, [], `${name} does not match its spec${detail}`);
     });
   }
 });
