@@ -73,7 +73,7 @@ describe('kiln executor', () => {
     assert.equal(result?.digest, digest);
   });
 
-  it('writes a docker archive and an OCI layout with --no-push, and warns for ignored flags', async () => {
+  it('writes a docker archive and an OCI layout with --no-push, reproducibly, warning for ignored flags', async () => {
     const ref = `${registry.host}/exec/nopush:v2`;
     const tarPath = join(work, 'image.tar');
     const layout = join(work, 'layout');
@@ -94,6 +94,7 @@ describe('kiln executor', () => {
       `--cache-dir=${join(work, 'cache-nopush')}`,
       '--single-snapshot',
       '--cleanup=true',
+      '--reproducible',
       '--log-format=json',
     ]);
     assert.equal(res.code, 0, res.stderr);
@@ -110,6 +111,7 @@ describe('kiln executor', () => {
     const digest = await readFile(join(work, 'nopush-digest'), 'utf8');
     const fromLayout = await skopeoInspect(`oci:${layout}:v2`);
     assert.equal(fromLayout.Digest, digest);
+    assert.equal(fromLayout.Created, '1970-01-01T00:00:00Z', '--reproducible: times at the epoch');
     const fromTar = await skopeoInspect(`docker-archive:${tarPath}`);
     assert.equal((fromTar.Layers as string[]).length, 3, 'base, COPY and RUN layers');
     assert.ok((await stat(tarPath)).size > 0);

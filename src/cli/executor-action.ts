@@ -42,6 +42,7 @@ export async function executorAction(argv: string[]): Promise<number> {
       const dockerConfig = dockerConfigDefault(args, host);
       if (dockerConfig) process.env.DOCKER_CONFIG = dockerConfig;
       plan = toExecutorPlan(args, host);
+      if (plan.sourceDateEpoch) process.env.SOURCE_DATE_EPOCH = plan.sourceDateEpoch;
       // The namespaced child parses the same flags again; warn once, from the outer process.
       if (activeIsolation() === undefined) for (const w of plan.warnings) bus.emit(w);
       return plan.request;

@@ -255,14 +255,12 @@ export const EXECUTOR_FLAGS: readonly ExecutorFlag[] = [
     name: 'compression',
     kind: 'string',
     help: 'Layer compression (gzip, zstd)',
-    ignored: 'kiln writes gzip layers',
   },
   {
     name: 'compression-level',
     kind: 'int',
     default: '-1',
     help: 'Layer compression level',
-    ignored: 'kiln uses the default gzip level',
   },
   {
     name: 'push-retry',

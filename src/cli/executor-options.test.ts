@@ -91,7 +91,34 @@ describe('toExecutorPlan', () => {
   it('maps --reproducible onto rewriteTimestamp with SOURCE_DATE_EPOCH 0 by default', () => {
     const p = plan(['--no-push', '--reproducible']);
     assert.equal(p.request.rewriteTimestamp, true);
-    assert.equal(p.request.buildArgs.get('SOURCE_DATE_EPOCH'), '0');
+    assert.equal(p.sourceDateEpoch, '0');
+    assert.equal(p.request.buildArgs.has('SOURCE_DATE_EPOCH'), false, 'no unconsumed build arg');
+    const pinned = plan(['--no-push', '--reproducible', '--build-arg=SOURCE_DATE_EPOCH=7']);
+    assert.equal(pinned.sourceDateEpoch, undefined, 'the build arg wins');
+  });
+
+  it('maps --compression and --compression-level onto every image output', () => {
+    const p = plan([
+      '-d',
+      'reg.example/a',
+      '--tar-path=/t',
+      '--compression=zstd',
+      '--compression-level',
+      '3',
+    ]);
+    const compression = { compression: 'zstd', level: 3, force: false };
+    for (const output of p.request.outputs) {
+      assert.deepEqual('compression' in output && output.compression, compression);
+    }
+    const levelOnly = plan(['--no-push', '--oci-layout-path=/l', '--compression-level=9']);
+    assert.deepEqual(levelOnly.request.outputs[0], {
+      type: 'oci',
+      dest: '/l',
+      tar: false,
+      names: [],
+      compression: { compression: 'gzip', level: 9, force: false },
+    });
+    assert.throws(() => plan(['--no-push', '--compression=lz4']), /unknown algorithm/);
   });
 
   it('applies --insecure and --skip-tls-verify to the destination registries', () => {

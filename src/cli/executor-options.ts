@@ -3,7 +3,13 @@ import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import type { WarningEvent } from '../events/events.js';
 import { parseReference, repositoryName } from '../registry/index.js';
-import type { BuildRequest, CacheSpec, OutputSpec } from '../solver/build-request.js';
+import type {
+  BuildRequest,
+  CacheSpec,
+  ImageOutputOptions,
+  OutputCompression,
+  OutputSpec,
+} from '../solver/build-request.js';
 import { defaultCacheDir, parseKeyValues } from './build-options.js';
 import type { ExecutorArgs } from './executor-args.js';
 import { findFlag } from './executor-flags.js';
@@ -15,6 +21,8 @@ export interface ExecutorPlan {
   digestFile?: string;
   imageNameDigestFile?: string;
   imageNameTagDigestFile?: string;
+  /** SOURCE_DATE_EPOCH to put in the environment of the build (for --reproducible). */
+  sourceDateEpoch?: string;
   /** The destinations, as the user wrote them (the name files list one line per destination). */
   destinations: string[];
   warnings: WarningEvent[];
@@ -113,17 +121,38 @@ function cacheSpecs(args: ExecutorArgs, destinations: string[], noPush: boolean,
   return { from: [spec], to, host: spec.type === 'registry' ? registryHost(repo) : undefined };
 }
 
+/** kaniko's --compression and --compression-level, for every output that writes an image. */
+function compressionOf(args: ExecutorArgs): ImageOutputOptions {
+  const name = args.strings.get('compression');
+  const levelText = args.strings.get('compression-level');
+  const level = levelText === undefined ? -1 : Number(levelText);
+  if (name === undefined && level < 0) return {};
+  if (name !== undefined && name !== 'gzip' && name !== 'zstd') {
+    throw new InputError('FLAG_INVALID', `--compression: unknown algorithm "${name}"`, {
+      hint: 'valid values: gzip, zstd',
+    });
+  }
+  const compression: OutputCompression = {
+    compression: name ?? 'gzip',
+    ...(level >= 0 ? { level } : {}),
+    force: false,
+  };
+  return { compression };
+}
+
 function outputsOf(args: ExecutorArgs, destinations: string[], noPush: boolean, cwd: string) {
+  const options = compressionOf(args);
   const outputs: OutputSpec[] = [];
-  if (!noPush) outputs.push({ type: 'image', names: [...destinations], push: true });
+  if (!noPush) outputs.push({ type: 'image', names: [...destinations], push: true, ...options });
   const tarPath = args.strings.get('tar-path');
   if (tarPath) {
-    outputs.push({ type: 'docker', dest: path.resolve(cwd, tarPath), names: [...destinations] });
+    const dest = path.resolve(cwd, tarPath);
+    outputs.push({ type: 'docker', dest, names: [...destinations], ...options });
   }
   const layout = args.strings.get('oci-layout-path');
   if (layout) {
     const names = [...destinations];
-    outputs.push({ type: 'oci', dest: path.resolve(cwd, layout), tar: false, names });
+    outputs.push({ type: 'oci', dest: path.resolve(cwd, layout), tar: false, names, ...options });
   }
   return outputs;
 }
@@ -207,10 +236,10 @@ export function toExecutorPlan(args: ExecutorArgs, host: ExecutorHost): Executor
 
   const buildArgs = parseKeyValues(args.lists.get('build-arg') ?? [], '--build-arg', env);
   const reproducible = args.bools.get('reproducible') === true;
-  // kaniko's --reproducible sets every timestamp to the epoch; SOURCE_DATE_EPOCH says which.
-  if (reproducible && !buildArgs.has('SOURCE_DATE_EPOCH')) {
-    buildArgs.set('SOURCE_DATE_EPOCH', env.SOURCE_DATE_EPOCH ?? '0');
-  }
+  // kaniko's --reproducible puts every timestamp at the Unix epoch: SOURCE_DATE_EPOCH 0 unless
+  // the build args or the environment name another. Set in the environment, not as a build arg,
+  // so the build does not warn about an unconsumed arg.
+  const epochUnset = !buildArgs.has('SOURCE_DATE_EPOCH') && !env.SOURCE_DATE_EPOCH;
   const platform = args.strings.get('custom-platform');
   const target = args.strings.get('target');
   const cacheDir = args.strings.get('cache-dir');
@@ -254,6 +283,7 @@ export function toExecutorPlan(args: ExecutorArgs, host: ExecutorHost): Executor
     ...(digestFile ? { digestFile } : {}),
     ...(nameFile ? { imageNameDigestFile: nameFile } : {}),
     ...(tagFile ? { imageNameTagDigestFile: tagFile } : {}),
+    ...(reproducible && epochUnset ? { sourceDateEpoch: '0' } : {}),
     destinations,
     warnings,
   };
