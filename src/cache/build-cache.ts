@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { BuildError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { BlobStore } from './blob-store.js';
@@ -127,7 +128,10 @@ export class BuildCache {
       return;
     }
     if (!layer.sourceRepository) {
-      throw new Error(`blob ${layer.digest} is neither in the cache nor in a cache import`);
+      throw new BuildError(
+        'CACHE_BLOB_MISSING',
+        `blob ${layer.digest} is neither in the cache nor in a cache import`,
+      );
     }
     const tmp = this.blobs.tempPath();
     await this.client.downloadBlob(layer.sourceRepository, layer.digest, tmp, layer.size);
