@@ -16,7 +16,8 @@ import { checkOverlayPath } from '../snapshot/mount-merged.js';
 import { ensureCwd, prepareMountpoints } from './mountpoints.js';
 import { FIRST_DATA_FD, planStepMounts, type SecretEnv, type StepMount } from './step-mounts.js';
 import { buildStepScript, SETUP_DONE } from './step-script.js';
-import { UNSHARE } from './userns.js';
+import { runStepUnshared } from './unshared-step.js';
+import { activeIsolation, UNSHARE } from './userns.js';
 
 export type RunNetwork = 'default' | 'none' | 'host';
 
@@ -100,6 +101,7 @@ function withDefaultPath(env: string[]): string[] {
 const MAX_MOUNT_OPTIONS = 4000;
 
 export async function runStep(spec: RunSpec): Promise<RunResult> {
+  if (activeIsolation() === 'none') return runStepUnshared(spec);
   if (spec.argv.length === 0) throw new BuildError('RUN_NO_COMMAND', 'RUN has no command');
   spec.signal?.throwIfAborted();
 

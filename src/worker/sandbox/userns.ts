@@ -11,6 +11,7 @@ import { access, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { BuildError, InputError } from '../../errors.js';
 import type { XattrPrefix } from '../snapshot/entry-from-stat.js';
+import { containerHint } from './container-hints.js';
 import { readSubidRanges } from './subid-ranges.js';
 
 export type Isolation = 'auto' | 'userns' | 'chroot' | 'none';
@@ -33,9 +34,13 @@ export function activeIsolation(): ActiveIsolation | undefined {
   return v === 'userns' || v === 'chroot' || v === 'none' ? v : undefined;
 }
 
-/** Overlay keeps its whiteout/opaque bookkeeping in user.* xattrs inside a user namespace. */
+/**
+ * Overlay keeps its whiteout/opaque bookkeeping in user.* xattrs inside a user namespace. With
+ * isolation 'none' nothing is mounted, but the snapshots keep the same format, and trusted.*
+ * would need CAP_SYS_ADMIN.
+ */
 export function xattrPrefixFor(isolation: ActiveIsolation): XattrPrefix {
-  return isolation === 'userns' ? 'user' : 'trusted';
+  return isolation === 'chroot' ? 'trusted' : 'user';
 }
 
 function probe(args: string[]): Promise<{ ok: boolean; stderr: string }> {
@@ -103,7 +108,9 @@ export async function detectIsolation(): Promise<'userns' | 'chroot'> {
     if ((await probe(['--user', '--mount'])).ok) return 'userns';
     if ((await probe(['--mount'])).ok) return 'chroot';
     throw new BuildError('SANDBOX_UNAVAILABLE', 'cannot create a mount namespace even as root', {
-      hint: 'kiln needs CAP_SYS_ADMIN or user namespaces; in a container, allow unshare (seccomp)',
+      hint:
+        'kiln needs CAP_SYS_ADMIN or user namespaces; in a container, allow unshare (seccomp), ' +
+        'or use --isolation none (chroot only, no mounts)',
     });
   }
 
@@ -126,12 +133,21 @@ export async function detectIsolation(): Promise<'userns' | 'chroot'> {
   );
 }
 
-/** Checks the guard for --isolation none. */
-export function checkIsolationNone(): void {
-  if (process.env[ALLOW_NONE_ENV] === '1') return;
-  throw new InputError('SANDBOX_NONE_REFUSED', '--isolation none runs RUN steps on this machine', {
-    hint: `only in a throwaway container: set ${ALLOW_NONE_ENV}=1 to confirm`,
-  });
+/**
+ * Checks the guard for --isolation none: allowed inside what looks like a container, or when the
+ * caller confirms it is one.
+ */
+export async function checkIsolationNone(
+  env: NodeJS.ProcessEnv = process.env,
+  hint: () => Promise<string | undefined> = () => containerHint({ env }),
+): Promise<void> {
+  if (env[ALLOW_NONE_ENV] === '1') return;
+  if ((await hint()) !== undefined) return;
+  throw new InputError(
+    'SANDBOX_NONE_REFUSED',
+    '--isolation none runs RUN steps on this machine, and this does not look like a container',
+    { hint: `only in a throwaway container: set ${ALLOW_NONE_ENV}=1 to confirm` },
+  );
 }
 
 export interface ReexecOptions {
@@ -149,7 +165,9 @@ export interface ReexecOptions {
 export async function reexecInUserNamespace(opts: ReexecOptions): Promise<number | undefined> {
   if (activeIsolation() !== undefined) return undefined;
   if (opts.isolation === 'none') {
-    checkIsolationNone();
+    await checkIsolationNone(opts.env ?? process.env);
+    // Tells the rest of this process (snapshot format, RUN, mounts) that nothing can be mounted.
+    process.env[SANDBOX_ENV] = 'none';
     return undefined;
   }
   const isolation = opts.isolation === 'auto' ? await detectIsolation() : opts.isolation;

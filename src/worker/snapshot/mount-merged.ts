@@ -4,11 +4,13 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
+import { activeIsolation } from '../sandbox/userns.js';
 import type { XattrPrefix } from './entry-from-stat.js';
+import { materializeLayers } from './materialize-layers.js';
 
 const MOUNT = '/usr/bin/mount';
 const UMOUNT = '/usr/bin/umount';
@@ -37,6 +39,9 @@ export function checkOverlayPath(p: string): void {
   }
 }
 
+/** Targets filled by materializeLayers instead of a mount (isolation 'none'). */
+const flattened = new Set<string>();
+
 /** Empty bottom layers made for single-dir mounts, removed again by unmount(). */
 const emptyLowers = new Map<string, string>();
 
@@ -52,6 +57,12 @@ export async function mountMerged(
 ): Promise<void> {
   const topFirst = [...lowerDirs].reverse();
   if (topFirst.length === 0) throw new BuildError('WORKER_MOUNT', 'no lower dirs to mount');
+  if (activeIsolation() === 'none') {
+    // Nothing can be mounted: a tree of hard links to the layer files, only ever read.
+    await materializeLayers(lowerDirs, target, xattrPrefix);
+    flattened.add(target);
+    return;
+  }
   if (topFirst.length === 1) {
     const empty = await mkdtemp(path.join(os.tmpdir(), 'kiln-empty-'));
     emptyLowers.set(target, empty);
@@ -65,6 +76,11 @@ export async function mountMerged(
 }
 
 export async function unmount(target: string): Promise<void> {
+  if (flattened.delete(target)) {
+    await rm(target, { recursive: true, force: true });
+    await mkdir(target, { mode: 0o700 });
+    return;
+  }
   await run(UMOUNT, [target]);
   const empty = emptyLowers.get(target);
   if (empty !== undefined) {

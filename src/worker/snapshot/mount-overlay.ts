@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { BuildError } from '../../errors.js';
+import { activeIsolation } from '../sandbox/userns.js';
+import { CopiedRoot } from './copied-root.js';
 import type { XattrPrefix } from './entry-from-stat.js';
 import { checkOverlayPath } from './mount-merged.js';
 
@@ -44,6 +46,8 @@ export async function mountOverlay(
   xattrPrefix: XattrPrefix,
 ): Promise<OverlayMount> {
   if (lowerDirs.length === 0) return { root: upperDir, unmount: async () => {} };
+  if (activeIsolation() === 'none')
+    return copiedOverlay(lowerDirs, upperDir, scratchDir, xattrPrefix);
 
   await mkdir(scratchDir, { recursive: true });
   const target = await mkdtemp(path.join(scratchDir, 'merged-'));
@@ -57,6 +61,26 @@ export async function mountOverlay(
     unmount: async () => {
       await run('/usr/bin/umount', [target]);
       await rm(target, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Isolation 'none' cannot mount: a copied tree whose changes are written to the upper dir. */
+async function copiedOverlay(
+  lowerDirs: readonly string[],
+  upperDir: string,
+  scratchDir: string,
+  xattrPrefix: XattrPrefix,
+): Promise<OverlayMount> {
+  const tree = await CopiedRoot.create(lowerDirs, scratchDir, xattrPrefix);
+  return {
+    root: tree.root,
+    unmount: async () => {
+      try {
+        await tree.commit(upperDir);
+      } finally {
+        await tree.dispose();
+      }
     },
   };
 }
