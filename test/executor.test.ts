@@ -141,6 +141,11 @@ describe('kiln executor', () => {
     assert.equal(s3.code, 2, s3.stderr);
     assert.match(s3.stderr, /s3:\/\/ is not supported/);
 
+    // kaniko's -v is --verbosity: it must reach the executor, not print kiln's version.
+    const verbose = await runKiln(['executor', '-v', 'debug', '--no-such-flag']);
+    assert.equal(verbose.code, 2, verbose.stderr);
+    assert.match(verbose.stderr, /unknown flag: --no-such-flag/);
+
     const noDest = await runKiln(['executor', '--context', context]);
     assert.equal(noDest.code, 2, noDest.stderr);
     assert.match(noDest.stderr, /--destination, or use --no-push/);

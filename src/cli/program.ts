@@ -20,6 +20,9 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = new Command('kiln')
     .description('Build OCI images from Dockerfiles without a daemon and without privileges')
     .version(version, '-v, --version')
+    // Root options count only before the subcommand, so `kiln executor -v debug` reaches the
+    // executor (kaniko's -v is --verbosity) instead of printing kiln's version.
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError();
   program.addCommand(buildCommand(async (ctx, flags) => setExit(await buildAction(ctx, flags))));
