@@ -88,6 +88,39 @@ describe('local cache safety', () => {
     assert.equal(digest(a.stderr), digest(b.stderr), 'the RUN stamps came from one execution');
   });
 
+  it('does not reuse a snapshot whose run died before writing its record', async () => {
+    const ctx = await context(
+      'orphan',
+      `FROM ${base}\nRUN date +%s%N > /stamp\nRUN cp /stamp /stamp2\n`,
+    );
+    const cacheDir = join(work, 'cache-orphan');
+    const build = (out: string) =>
+      runKiln([
+        'build',
+        '--progress=json',
+        '--cache-dir',
+        cacheDir,
+        '-o',
+        `type=local,dest=${out}`,
+        ctx,
+      ]);
+    const first = await build(join(work, 'orphan-1'));
+    assert.equal(first.code, 0, first.stderr);
+    // What a kill between the snapshot commit and the record write leaves: snapshots, no records.
+    await rm(join(cacheDir, 'records'), { recursive: true, force: true });
+
+    const out = join(work, 'orphan-2');
+    const second = await build(out);
+    assert.equal(second.code, 0, second.stderr);
+    const stamp = await readFile(join(out, 'stamp'), 'utf8');
+    assert.notEqual(
+      stamp,
+      await readFile(join(work, 'orphan-1', 'stamp'), 'utf8'),
+      'RUN ran again',
+    );
+    assert.equal(await readFile(join(out, 'stamp2'), 'utf8'), stamp, 'the next RUN saw this run');
+  });
+
   it('rebuilds correctly after SIGKILL at different points of a long RUN', async () => {
     const ctx = await context(
       'killed',

@@ -17,6 +17,7 @@ import type { XattrPrefix } from '../worker/snapshot/entry-from-stat.js';
 import { SnapshotStore } from '../worker/snapshot/snapshot-store.js';
 import type { BuildRequest } from './build-request.js';
 import { cacheKey } from './cache-key.js';
+import { snapshotIdFor } from './commit-layer.js';
 import { type CopyRoot, executeCopy } from './exec-copy.js';
 import { executeMkdir } from './exec-mkdir.js';
 import { executeRun } from './exec-run.js';
@@ -141,6 +142,11 @@ export class BuildServices implements SolverServices {
     signal: AbortSignal,
   ): Promise<StepOutput> {
     await fsp.mkdir(this.scratchDir, { recursive: true });
+    // The solver runs a step holding its cross-process lock and only when no usable record
+    // exists, so a snapshot already under this step's id was left by a run killed before it
+    // wrote its record: its files may differ from the layer this run makes (RUN output varies),
+    // so it must not win the commit. With --no-cache a concurrent build may still use it.
+    if (!this.noCache) await this.snapshots.remove(snapshotIdFor(key));
     const lowerDirs = await this.layers.dirsOf(below.layers);
     const ctx: StepContext = {
       bus: this.bus,
