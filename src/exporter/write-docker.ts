@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { digestHex } from '../image/digest.js';
 import { goJsonStringify } from '../image/go-json.js';
@@ -23,6 +23,8 @@ export async function writeDocker(
   ctx: ExportContext,
 ): Promise<void> {
   const blobs = await imageBlobs(image, ctx);
+  // The scratch dir is made by the first step that runs; a fully cached build has none yet.
+  await mkdir(ctx.scratchDir, { recursive: true });
   await writeToDestination(spec.dest, ctx, (out) =>
     spec.compressed
       ? writeCompressedDockerArchive(blobs, tags, out)
