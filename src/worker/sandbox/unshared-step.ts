@@ -12,7 +12,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lutimes, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
@@ -83,6 +83,12 @@ async function makeStubs(before: string, spec: RunSpec): Promise<void> {
     // The "before" file may be a hard link to a layer file: replace it, never write through it.
     await rm(file, { force: true });
     await writeFile(file, content, { mode: 0o644 });
+  }
+  // The other modes mount over these files, which leaves /etc's times alone; so must this.
+  const image = await LayerStack.fromLowerDirs(spec.lowerDirs, spec.xattrPrefix).lstat('/etc');
+  if (image !== undefined) {
+    const secs = (ns: bigint) => Number(ns) / 1e9;
+    await lutimes(path.join(before, 'etc'), secs(image.stat.atimeNs), secs(image.stat.mtimeNs));
   }
 }
 
