@@ -18,6 +18,8 @@ PACKAGES=(
   skopeo umoci runc docker-registry busybox-static uidmap pigz zstd gzip tar
   apache2-utils openssl attr libcap2-bin ca-certificates passwd util-linux
 )
+# openssh-client     ssh-agent, ssh-add and ssh-keygen for the RUN --mount=type=ssh tests
+PACKAGES+=(openssh-client)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
