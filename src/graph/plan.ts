@@ -90,6 +90,12 @@ export interface CopyOp {
   exclude: string[];
   /** Inline files from heredocs: name -> content. */
   inline?: { name: string; content: string }[];
+  /** ADD --checksum: the digest a URL's content must have, or a git source's commit. */
+  checksum?: string;
+  /** ADD --keep-git-dir=true: git sources keep their `.git`. */
+  keepGitDir?: boolean;
+  /** ADD --unpack=false: local archives are copied as files, not extracted. */
+  unpack?: boolean;
 }
 
 /** WORKDIR makes its directory (owned by the current USER, as BuildKit does) when it is missing. */

@@ -15,6 +15,7 @@ import { rootIsHostRoot } from '../worker/sandbox/host-ids.js';
 import { activeIsolation, xattrPrefixFor } from '../worker/sandbox/userns.js';
 import type { XattrPrefix } from '../worker/snapshot/entry-from-stat.js';
 import { SnapshotStore } from '../worker/snapshot/snapshot-store.js';
+import { AddRemoteSources, splitAddSources } from './add-remote.js';
 import type { BuildRequest } from './build-request.js';
 import { cacheKey } from './cache-key.js';
 import { snapshotIdFor } from './commit-layer.js';
@@ -42,6 +43,8 @@ export class BuildServices implements SolverServices {
   private readonly xattrPrefix: XattrPrefix;
   private readonly scratchDir: string;
   private readonly cacheMounts: CacheMountStore;
+  /** ADD's URLs and git repositories, fetched into the scratch dir. */
+  private readonly addRemote: AddRemoteSources;
   private readonly logs: StepLogs;
   /** Context hashing, --cache-from imports, --cache-to exports. */
   readonly cache: BuildCache;
@@ -72,6 +75,7 @@ export class BuildServices implements SolverServices {
     );
     this.scratchDir = path.join(request.cacheDir, 'tmp', `build-${process.pid}-${Date.now()}`);
     this.cacheMounts = new CacheMountStore(request.cacheDir);
+    this.addRemote = new AddRemoteSources(this.scratchDir);
     this.logs = new StepLogs(request.cacheDir, bus);
   }
 
@@ -128,7 +132,12 @@ export class BuildServices implements SolverServices {
     if (op.kind === 'run') return runMountDigest(op, this.runMountEnv(stages));
     if (op.kind !== 'copy') return undefined;
     if (op.from.kind === 'context') {
-      return this.cache.hashContext(op.sources);
+      const { local, remote } = splitAddSources(op);
+      if (remote.length === 0) return this.cache.hashContext(op.sources);
+      return {
+        ...(local.length > 0 ? { context: await this.cache.hashContext(local) } : {}),
+        remote: await this.addRemote.keyInputs(op),
+      };
     }
     if (op.from.kind === 'stage') return (await stages(op.from.stage)).key;
     return (await this.images.resolve(op.from.ref, op.from.platform)).manifestDigest;
@@ -164,7 +173,8 @@ export class BuildServices implements SolverServices {
     const op = vertex.op;
     if (op.kind === 'run') return executeRun(op, lowerDirs, ctx, this.runMountEnv(stages));
     if (op.kind === 'mkdir') return executeMkdir(op, lowerDirs, ctx);
-    return executeCopy(op, lowerDirs, await this.copyRoot(op.from, stages), this.ignore, ctx);
+    const root = await this.copyRoot(op.from, stages);
+    return executeCopy(op, lowerDirs, root, this.ignore, ctx, this.addRemote);
   }
 
   private runMountEnv(stages: (i: number) => Promise<StageResult>): RunMountEnv {

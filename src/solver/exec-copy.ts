@@ -1,10 +1,12 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { CopyOp } from '../graph/plan.js';
+import { unpackArchive } from '../worker/fileops/add-archive.js';
 import { copyFiles } from '../worker/fileops/copy-files.js';
 import { diffUpperDir } from '../worker/snapshot/diff-upper-dir.js';
 import { LayerStack } from '../worker/snapshot/layer-stack.js';
 import { mountMerged, unmount } from '../worker/snapshot/mount-merged.js';
+import { type AddRemoteSources, splitAddSources } from './add-remote.js';
 import { commitLayer, snapshotIdFor } from './commit-layer.js';
 import { resolveUser } from './passwd.js';
 import type { StepOutput } from './solver.js';
@@ -15,7 +17,8 @@ export type CopyRoot = { kind: 'dir'; dir: string } | { kind: 'layers'; dirs: st
 
 /**
  * COPY/ADD into a fresh layer dir above `lowerDirs`. A stage or image source is mounted
- * read-only (an overlay of its layers) for the time of the copy.
+ * read-only (an overlay of its layers) for the time of the copy. ADD extracts local archives
+ * and takes URLs and git repositories from `remote`, which fetches them into the scratch dir.
  */
 export async function executeCopy(
   op: CopyOp,
@@ -23,12 +26,15 @@ export async function executeCopy(
   root: CopyRoot,
   ignore: ((rel: string) => boolean) | undefined,
   ctx: StepContext,
+  remote?: AddRemoteSources,
 ): Promise<StepOutput> {
+  const { local, remote: remoteSources } = splitAddSources(op);
   const destStack = LayerStack.fromLowerDirs(lowerDirs, ctx.xattrPrefix);
   const chown = op.chown === undefined ? undefined : await resolveChown(op.chown, destStack);
   const pending = await ctx.snapshots.create(snapshotIdFor(ctx.key));
   let mounted: string | undefined;
   let inlineDir: string | undefined;
+  let unpackDir: string | undefined;
   try {
     let sourceRoot: string;
     if (root.kind === 'dir') sourceRoot = root.dir;
@@ -39,10 +45,21 @@ export async function executeCopy(
       await mountMerged(root.dirs, mounted, ctx.xattrPrefix);
       sourceRoot = mounted;
     }
-    if (op.inline) inlineDir = await writeInlineFiles(op.inline, ctx.scratchDir);
+    const inlineNames = (op.inline ?? []).map((f) => f.name);
+    if (op.inline || remoteSources.length > 0) {
+      inlineDir = await writeInlineFiles(op.inline ?? [], ctx.scratchDir);
+    }
+    if (remoteSources.length > 0) {
+      if (remote === undefined) throw new Error('ADD of a URL or git repository needs its fetcher');
+      inlineNames.push(...(await remote.materialize(op, inlineDir!, ctx.signal)));
+    }
+    if (op.instruction === 'ADD' && op.unpack !== false && local.length > 0) {
+      unpackDir = await fsp.mkdtemp(path.join(ctx.scratchDir, 'add-'));
+    }
+    const unpackTo = unpackDir;
     await copyFiles({
       sourceRoot,
-      sources: op.sources,
+      sources: local,
       dest: op.dest,
       targetDir: pending.dir,
       destStack,
@@ -51,9 +68,16 @@ export async function executeCopy(
       ...(op.chmod === undefined ? {} : { chmod: op.chmod }),
       exclude: op.exclude,
       ...(ignore && root.kind === 'dir' ? { ignore } : {}),
-      ...(op.inline && inlineDir
-        ? { inline: { dir: inlineDir, names: op.inline.map((f) => f.name) } }
-        : {}),
+      ...(inlineDir ? { inline: { dir: inlineDir, names: inlineNames } } : {}),
+      ...(unpackTo === undefined
+        ? {}
+        : {
+            unpack: (file: string) =>
+              unpackArchive(file, {
+                scratchDir: unpackTo,
+                onWarning: (message) => ctx.bus.emit({ type: 'warning', message }),
+              }),
+          }),
     });
     const entries = await diffUpperDir(pending.dir, { ignore: [], xattrPrefix: ctx.xattrPrefix });
     return await commitLayer(entries, pending, ctx);
@@ -66,6 +90,7 @@ export async function executeCopy(
       await fsp.rm(mounted, { recursive: true, force: true });
     }
     if (inlineDir) await fsp.rm(inlineDir, { recursive: true, force: true });
+    if (unpackDir) await fsp.rm(unpackDir, { recursive: true, force: true });
   }
 }
 

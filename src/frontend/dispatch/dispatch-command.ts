@@ -1,6 +1,7 @@
 import { DockerfileError, type SourceLocation } from '../../errors.js';
 import type { CopySource } from '../../graph/plan.js';
 import type { Platform } from '../../image/oci-types.js';
+import { parseAddSource } from '../../worker/fileops/add-source.js';
 import { chompHeredocContent } from '../dockerfile/index.js';
 import type { Command, CommandOf, InlineFile } from '../instructions/commands.js';
 import {
@@ -186,18 +187,7 @@ function dispatchCopyCommand(
       );
     } else from = { kind: 'image', ref: fromText, platform: ctx.platform };
   }
-  if (cmd.kind === 'add') {
-    const remote = cmd.sources.sourcePaths.find(
-      (s) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('git@'),
-    );
-    if (remote !== undefined) {
-      throw new DockerfileError(
-        'ADD_REMOTE_UNSUPPORTED',
-        `ADD from a URL or git repository is not supported yet: ${remote}`,
-        location,
-      );
-    }
-  }
+  if (cmd.kind === 'add') checkAddFlags(cmd, x, location);
   dispatchCopy(
     state,
     x,
@@ -213,9 +203,40 @@ function dispatchCopyCommand(
       parents: cmd.kind === 'copy' ? cmd.parents : false,
       exclude: cmd.exclude,
       inline: cmd.sources.sourceContents.map((f) => inlineContent(f, x)),
+      ...(cmd.kind === 'add' && cmd.checksum !== undefined ? { checksum: cmd.checksum } : {}),
+      ...(cmd.kind === 'add' && cmd.keepGitDir !== undefined ? { keepGitDir: cmd.keepGitDir } : {}),
+      ...(cmd.kind === 'add' && cmd.unpack !== undefined ? { unpack: cmd.unpack } : {}),
     },
     location,
   );
+}
+
+/** ADD --checksum is for URLs (a digest) and git sources (a commit), as in BuildKit. */
+function checkAddFlags(cmd: CommandOf<'add'>, x: Expander, location: SourceLocation): void {
+  if (cmd.checksum === undefined) return;
+  const kinds = cmd.sources.sourcePaths.map((s) => parseAddSource(x.word(s)).kind);
+  const checksum = x.word(cmd.checksum);
+  if (kinds.length === 0 || kinds.some((k) => k === 'local')) {
+    throw new DockerfileError(
+      'ADD_CHECKSUM_LOCAL',
+      'ADD --checksum can only be used with HTTP(S) and git sources',
+      location,
+    );
+  }
+  if (kinds.includes('http') && !/^sha(256|384|512):[0-9a-f]+$/.test(checksum)) {
+    throw new DockerfileError(
+      'ADD_CHECKSUM_INVALID',
+      `ADD --checksum=${checksum}: expected sha256:<hex digest>`,
+      location,
+    );
+  }
+  if (kinds.includes('git') && !/^[0-9a-f]{7,64}$/.test(checksum)) {
+    throw new DockerfileError(
+      'ADD_CHECKSUM_INVALID',
+      `ADD --checksum=${checksum}: a git source's checksum is a commit id`,
+      location,
+    );
+  }
 }
 
 function inlineContent(file: InlineFile, x: Expander): { name: string; content: string } {

@@ -84,6 +84,10 @@ export interface CopyInput {
   parents: boolean;
   exclude: string[];
   inline: { name: string; content: string }[];
+  /** ADD only; absent when not given, so other steps' keys stay as they were. */
+  checksum?: string;
+  keepGitDir?: boolean;
+  unpack?: boolean;
 }
 
 export function dispatchCopy(
@@ -119,6 +123,9 @@ export function dispatchCopy(
         parents: input.parents,
         exclude: input.exclude.map((e) => x.word(e)),
         ...(input.inline.length > 0 ? { inline: input.inline } : {}),
+        ...(input.checksum === undefined ? {} : { checksum: x.word(input.checksum) }),
+        ...(input.keepGitDir === undefined ? {} : { keepGitDir: input.keepGitDir }),
+        ...(input.unpack === undefined ? {} : { unpack: input.unpack }),
       },
       createdBy: `${input.instruction} ${[...flags.filter((f) => !f.startsWith('--from')), ...sources, dest].join(' ')} # buildkit`,
       location,

@@ -40,6 +40,12 @@ export interface CopySpec {
    * this directory. They are sources like the others, owned by root unless --chown.
    */
   inline?: { dir: string; names: string[] };
+  /**
+   * ADD: called for each regular file named as a source (not heredocs or downloads); a directory
+   * it returns holds the file's extracted archive, whose tree goes into the destination
+   * directory instead of the file (owners from the archive unless --chown).
+   */
+  unpack?: (hostPath: string) => Promise<string | undefined>;
 }
 
 interface SourceMatch {
@@ -158,6 +164,14 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
 
   for (const match of matches) {
     const exclude = new PatternList(spec.exclude ?? []);
+    const unpacked =
+      spec.unpack && match.inline !== true && match.stat.isFile()
+        ? await spec.unpack(match.hostPath)
+        : undefined;
+    if (unpacked !== undefined) {
+      await copyUnpacked(writer, unpacked, destRaw, spec);
+      continue;
+    }
     if (match.stat.isDirectory()) {
       await writer.ensureDir(destRaw, {
         stat: match.stat,
@@ -165,7 +179,8 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
         mode: modeOf(match.stat),
       });
       await copyTree(writer, match.hostPath, match.rel, destRaw, '', {
-        spec,
+        // .dockerignore speaks of context paths, not of trees kiln fetched (git sources).
+        spec: match.inline === true ? { ...spec, ignore: undefined } : spec,
         exclude,
         ownerOf,
         modeOf,
@@ -178,6 +193,26 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
     await writer.writeNode(match.hostPath, target, match.stat, owner, modeOf(match.stat));
   }
   await writer.finish();
+}
+
+/**
+ * An extracted archive goes into the destination as a directory (made 0755 when missing, as
+ * BuildKit's unpack does), entries with the archive's owners and modes: neither the context's
+ * .dockerignore nor --exclude nor --chmod reaches inside it; --chown does.
+ */
+async function copyUnpacked(
+  writer: LayerWriter,
+  dir: string,
+  destRaw: string,
+  spec: CopySpec,
+): Promise<void> {
+  await writer.ensureParents(path.posix.join(destRaw, 'entry'));
+  await copyTree(writer, dir, '', destRaw, '', {
+    spec: { ...spec, ignore: undefined },
+    exclude: new PatternList([]),
+    ownerOf: (st) => spec.chown ?? { uid: Number(st.uid), gid: Number(st.gid) },
+    modeOf: (st) => Number(st.mode & 0o7777n),
+  });
 }
 
 interface TreeContext {

@@ -1,0 +1,147 @@
+/**
+ * ADD of a URL: the file is fetched into kiln's scratch space as BuildKit's HTTP source makes it:
+ * mode 0600, its mtime from Last-Modified (the Unix epoch when there is none), and its digest
+ * computed while it streams in. Redirects are followed; TLS trusts the system certificate store.
+ */
+
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdtemp, rm, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { BuildError, InputError } from '../../errors.js';
+import { systemCertificates } from '../../registry/tls-config.js';
+
+export interface Download {
+  /** The fetched file (mode 0600, mtime set). */
+  file: string;
+  /** `sha256:<hex>` of the content. */
+  digest: string;
+  /** The content's digest in the algorithm of the expected checksum, when one was given. */
+  checksumDigest?: string;
+  mtime: Date;
+}
+
+export interface DownloadOptions {
+  /** A directory the download goes in (a fresh one is made below it). */
+  scratchDir: string;
+  /** `ALGO:HEX` from ADD --checksum: a mismatch fails the build. */
+  checksum?: string;
+  signal?: AbortSignal;
+}
+
+const ALGORITHMS = new Map([
+  ['sha256', 64],
+  ['sha384', 96],
+  ['sha512', 128],
+]);
+const MAX_REDIRECTIONS = 10;
+
+/** Checks an ADD --checksum value (`sha256:<64 hex>`, or sha384/sha512). */
+export function parseChecksum(checksum: string): { algorithm: string; hex: string } {
+  const [algorithm = '', hex = ''] = checksum.split(':', 2);
+  const length = ALGORITHMS.get(algorithm);
+  if (length === undefined || hex.length !== length || !/^[0-9a-f]+$/.test(hex)) {
+    throw new InputError(
+      'ADD_CHECKSUM_INVALID',
+      `invalid checksum ${JSON.stringify(checksum)}: expected sha256:<64 hex digits>`,
+      { hint: 'sha384: and sha512: digests are accepted too' },
+    );
+  }
+  return { algorithm, hex };
+}
+
+let dispatcher: Promise<Dispatcher> | undefined;
+
+function httpDispatcher(): Promise<Dispatcher> {
+  dispatcher ??= systemCertificates().then((ca) =>
+    new Agent({ connect: { ca } }).compose(
+      interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }),
+    ),
+  );
+  return dispatcher;
+}
+
+/** A URL without user info, for messages: credentials in a URL are never printed. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Fetches `url` into a new directory under the scratch dir. */
+export async function downloadFile(url: string, options: DownloadOptions): Promise<Download> {
+  const expected = options.checksum === undefined ? undefined : parseChecksum(options.checksum);
+  const shown = redactUrl(url);
+  const dir = await mkdtemp(path.join(options.scratchDir, 'download-'));
+  const file = path.join(dir, 'content');
+
+  try {
+    const response = await request(url, {
+      method: 'GET',
+      dispatcher: await httpDispatcher(),
+      headers: { 'user-agent': 'kiln' },
+      ...(options.signal ? { signal: options.signal } : {}),
+    }).catch((err: Error) => {
+      throw new BuildError('ADD_DOWNLOAD_FAILED', `ADD ${shown}: ${err.message}`, { cause: err });
+    });
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      await response.body.dump().catch(() => {});
+      throw new BuildError(
+        'ADD_DOWNLOAD_FAILED',
+        `ADD ${shown}: the server answered ${response.statusCode}`,
+      );
+    }
+
+    const sha256 = createHash('sha256');
+    const other =
+      expected && expected.algorithm !== 'sha256' ? createHash(expected.algorithm) : undefined;
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        sha256.update(chunk);
+        other?.update(chunk);
+        done(null, chunk);
+      },
+    });
+    await pipeline(response.body, hashing, createWriteStream(file, { mode: 0o600 })).catch(
+      (err: Error) => {
+        throw new BuildError('ADD_DOWNLOAD_FAILED', `ADD ${shown}: ${err.message}`, {
+          cause: err,
+        });
+      },
+    );
+    const digest = `sha256:${sha256.digest('hex')}`;
+    const checksumDigest = expected
+      ? `${expected.algorithm}:${other ? other.digest('hex') : digest.slice(7)}`
+      : undefined;
+    if (expected && checksumDigest !== `${expected.algorithm}:${expected.hex}`) {
+      throw new BuildError(
+        'ADD_CHECKSUM_MISMATCH',
+        `ADD ${shown}: checksum mismatch: expected ${options.checksum}, got ${checksumDigest}`,
+        { hint: 'the file changed on the server, or --checksum names another file' },
+      );
+    }
+
+    const mtime = lastModified(response.headers['last-modified']);
+    await chmod(file, 0o600);
+    await utimes(file, mtime, mtime);
+    return { file, digest, mtime, ...(checksumDigest ? { checksumDigest } : {}) };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function lastModified(value: string | string[] | undefined): Date {
+  const text = Array.isArray(value) ? value[0] : value;
+  const time = text === undefined ? Number.NaN : Date.parse(text);
+  return Number.isNaN(time) ? new Date(0) : new Date(time);
+}
