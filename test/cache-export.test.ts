@@ -3,7 +3,7 @@
  * dir that imports what another build exported reuses every step and makes the same image.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -127,6 +127,37 @@ describe('cache export and import', () => {
     assert.equal(statuses.size, 5);
     for (const [name, seen] of statuses) assert.deepEqual(seen, ['cached'], name);
     assert.equal(second.digest, first.digest);
+  });
+
+  it('pushes an image from imported cache by mounting its layers, downloading none', async () => {
+    const ref = `${registry.host}/cache/app:max`;
+    const cacheDir = join(work, 'cache-mount');
+    const image = `${registry.host}/cache/pushed:v1`;
+    const res = await runKiln([
+      'build',
+      '--progress=json',
+      '--cache-dir',
+      cacheDir,
+      `--cache-from=type=registry,ref=${ref}`,
+      '-t',
+      image,
+      '--push',
+      ctx,
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const records = await cacheRecords(ref);
+    const manifest = (await (
+      await fetch(`http://${registry.host}/v2/cache/pushed/manifests/v1`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      })
+    ).json()) as { layers: { digest: string }[] };
+    const local = new Set(await readdir(join(cacheDir, 'blobs', 'sha256')));
+    const stepLayers = manifest.layers.slice(1);
+    assert.equal(stepLayers.length, 4, 'WORKDIR, COPY, RUN and COPY --from layers');
+    for (const layer of stepLayers) {
+      assert.equal(local.has(layer.digest.slice(7)), false, `${layer.digest} was not downloaded`);
+    }
+    assert.ok(records.length > 0);
   });
 
   it('warns and builds everything when the cache ref does not exist', async () => {
