@@ -57,6 +57,7 @@ describe('planBuild()', () => {
   });
 
   it('expands FROM with global ARGs and the platform ARGs', async () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a JS template.
     const p = await plan('ARG IMG=base\nFROM ${IMG}\nARG TARGETARCH\nRUN echo $TARGETARCH\n');
     assert.deepEqual(p.stages[0]!.base, { kind: 'image', ref: 'base', platform: PLATFORM });
     assert.ok(runs(p)[0]!.env.includes('TARGETARCH=amd64'));
