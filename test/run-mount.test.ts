@@ -220,6 +220,29 @@ COPY --from=b /b /b
     assert.equal(lines[0]!.slice(6), lines[1]!.slice(4), `one user at a time:\n${log}`);
   });
 
+  it('seeds a new cache from a stage, nests mounts, and binds an image', async () => {
+    const ctx = await context({
+      Dockerfile: `FROM ${base} AS seed
+RUN mkdir -p /s && echo seeded > /s/f
+FROM ${base}
+RUN --mount=type=cache,target=/c,from=seed,source=/s,id=seeded cat /c/f > /seen
+RUN --mount=target=/app,source=app --mount=type=cache,target=/app/node_modules,id=nm \\
+    ls /app > /ls && touch /app/node_modules/x
+RUN --mount=type=bind,from=${base},source=/bin,target=/b test -e /b/busybox
+RUN --mount=type=tmpfs,target=/t --mount=type=tmpfs,target=/t/sub grep -q " /t/sub " /proc/mounts
+`,
+      'app/a.txt': 'a\n',
+    });
+    const res = await build(ctx);
+    assert.equal(res.code, 0, res.stderr);
+    const rootfs = await readMergedRootfs(res.layout, 'v1');
+    assert.equal(rootfs.get('/seen')?.size, 'seeded\n'.length);
+    assert.equal(rootfs.get('/ls')?.size, 'a.txt\nnode_modules\n'.length);
+    for (const p of ['/c', '/app', '/b', '/t'])
+      assert.ok(!rootfs.has(p), `${p} is not in the image`);
+    await stat(join(res.cacheDir, 'mounts', 'nm', 'x'));
+  });
+
   it('mounts a tmpfs whose content stays out of the layer', async () => {
     const ctx = await context({
       Dockerfile: `FROM ${base}
