@@ -9,9 +9,9 @@ import { link, mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError } from '../errors.js';
 import type { CopyOp } from '../graph/plan.js';
-import { type Download, downloadFile, redactUrl } from '../worker/fileops/add-download.js';
+import { type Download, downloadFile } from '../worker/fileops/add-download.js';
 import { cloneGitCommit, type GitSpec, resolveGitCommit } from '../worker/fileops/add-git.js';
-import { type AddSource, parseAddSource } from '../worker/fileops/add-source.js';
+import { type AddSource, parseAddSource, redactUrl } from '../worker/fileops/add-source.js';
 
 type Remote = Exclude<AddSource, { kind: 'local' }>;
 

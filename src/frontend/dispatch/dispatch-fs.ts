@@ -3,6 +3,7 @@ import type { SourceLocation } from '../../errors.js';
 import type { CopySource, RunMount } from '../../graph/plan.js';
 import type { NetworkMode } from '../../solver/build-request.js';
 import { PROXY_ARGS } from '../../solver/cache-key.js';
+import { redactUrl } from '../../worker/fileops/add-source.js';
 import { commandLine } from './dispatch-config.js';
 import type { Expander } from './expand.js';
 import {
@@ -105,7 +106,9 @@ export function dispatchCopy(
     ...(chown === undefined ? [] : [`--chown=${chown}`]),
     ...(chmod === undefined ? [] : [`--chmod=${chmod}`]),
   ];
-  const words = [...flags, ...sources, input.dest].join(' ');
+  // A URL's credentials stay in the op (the fetch needs them) but out of step names and history.
+  const shown = input.instruction === 'ADD' ? sources.map(redactUrl) : sources;
+  const words = [...flags, ...shown, input.dest].join(' ');
   if (input.from.kind === 'stage') state.dependsOn.add(input.from.stage);
 
   addVertex(
@@ -127,7 +130,7 @@ export function dispatchCopy(
         ...(input.keepGitDir === undefined ? {} : { keepGitDir: input.keepGitDir }),
         ...(input.unpack === undefined ? {} : { unpack: input.unpack }),
       },
-      createdBy: `${input.instruction} ${[...flags.filter((f) => !f.startsWith('--from')), ...sources, dest].join(' ')} # buildkit`,
+      createdBy: `${input.instruction} ${[...flags.filter((f) => !f.startsWith('--from')), ...shown, dest].join(' ')} # buildkit`,
       location,
     },
     `${input.instruction} ${words}`,

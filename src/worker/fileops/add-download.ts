@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { BuildError, InputError } from '../../errors.js';
 import { systemCertificates } from '../../registry/tls-config.js';
+import { redactUrl } from './add-source.js';
 
 export interface Download {
   /** The fetched file (mode 0600, mtime set). */
@@ -62,19 +63,6 @@ function httpDispatcher(): Promise<Dispatcher> {
     ),
   );
   return dispatcher;
-}
-
-/** A URL without user info, for messages: credentials in a URL are never printed. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username === '' && parsed.password === '') return url;
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
 
 /** Fetches `url` into a new directory under the scratch dir. */

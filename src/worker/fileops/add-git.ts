@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
-import { redactUrl } from './add-download.js';
+import { redactUrl } from './add-source.js';
 
 export interface GitSpec {
   remote: string;
@@ -69,10 +69,17 @@ async function git(spec: GitSpec, args: string[], signal?: AbortSignal, cwd?: st
   if (result.code !== 0) {
     throw new BuildError(
       'ADD_GIT_FAILED',
-      `ADD ${redactUrl(spec.remote)}: git ${args[0]} failed: ${result.stderr.trim()}`,
+      `ADD ${redactUrl(spec.remote)}: git ${args[0]} failed: ${scrub(result.stderr, spec.remote)}`,
     );
   }
   return result.stdout;
+}
+
+/** git's messages may quote the remote with its credentials: those never reach an error. */
+function scrub(stderr: string, remote: string): string {
+  const redacted = redactUrl(remote);
+  const text = redacted === remote ? stderr : stderr.replaceAll(remote, redacted);
+  return text.replace(/(\w+:\/\/)[^/@\s]+@/g, '$1').trim();
 }
 
 /**

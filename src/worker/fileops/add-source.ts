@@ -81,3 +81,16 @@ function httpFilename(url: URL | undefined): string {
   const base = pathname.replace(/\/+$/, '').split('/').at(-1) ?? '';
   return base === '' || base === '.' || base === '..' ? '__unnamed__' : base;
 }
+
+/** A URL without user info, for messages: credentials in a URL are never printed. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === '' && parsed.password === '') return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
