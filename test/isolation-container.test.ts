@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { setAttribute } from 'fs-xattr';
 import {
   describeImageLayers,
   type LayerEntryFacts,
@@ -213,7 +214,8 @@ describe('kiln in a container without CAP_SYS_ADMIN or user namespaces', () => {
     work = await mkdtemp(join(tmpdir(), 'kiln-restricted-'));
     await chmod(work, 0o755);
     box = await makeBox(work);
-    await writeContext(box.build, 'ctx', DOCKERFILE(base), { 'greeting.txt': 'hello\n' });
+    const ctx = await writeContext(box.build, 'ctx', DOCKERFILE(base), { 'greeting.txt': 'hi\n' });
+    await setAttribute(join(ctx, 'greeting.txt'), 'user.kiln.note', Buffer.from('kept'));
     started = Math.floor(Date.now() / 1000);
   });
   after(async () => {
@@ -290,5 +292,7 @@ describe('kiln in a container without CAP_SYS_ADMIN or user namespaces', () => {
     assert.deepEqual(owner('/owned/nobody'), [65534, 65534, 0o644]);
     assert.deepEqual(owner('/home/deck/work/sub'), [4242, 4343, 0o755]);
     assert.ok(!merged.has('/dev/null'), 'the stub device stays out of the layers');
+    const greeting = none.flat().find((e) => e.path === '/app/greeting.txt');
+    assert.equal(greeting?.xattrs?.['user.kiln.note'], 'a2VwdA==', 'COPY kept the xattr');
   });
 });

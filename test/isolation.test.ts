@@ -112,6 +112,23 @@ describe('--isolation=chroot', () => {
     assert.ok(all.has('/app/offline.txt'), 'RUN --network=none ran');
   });
 
+  it('has isolation none refuse RUN --network=none, which needs a network namespace', async () => {
+    const offline = await writeContext(work, 'ctx-none', `FROM ${base}\nRUN --network=none true\n`);
+    const res = await runKiln(
+      [
+        'build',
+        '--isolation=none',
+        '--progress=json',
+        '--cache-dir',
+        join(work, 'cache-none'),
+        offline,
+      ],
+      { env: { ...process.env, KILN_ALLOW_ISOLATION_NONE: '1' } },
+    );
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /RUN_NETWORK_NEEDS_NAMESPACES/);
+  });
+
   it('is refused for a user who is not root, before any namespace is made', async () => {
     const user = await ensureTestUser();
     await runCommand('chmod', ['-R', 'a+rX', ctx]);

@@ -8,7 +8,8 @@
  * What it cannot give, stated plainly: there is no /proc in the step (proc cannot be mounted),
  * /dev holds only the nodes mknod could make, the step shares the container's network, pids and
  * hostname, RUN --mount and --network=none are refused, and a process the step leaves running
- * is killed only through its process group.
+ * is killed only through its process group. A step running as root keeps CAP_SYS_CHROOT and can
+ * leave a chroot, so the container, not kiln, is the boundary here, as it is for kaniko.
  */
 
 import { spawn } from 'node:child_process';
