@@ -8,7 +8,7 @@
 import { link, mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError } from '../errors.js';
-import type { CopyOp } from '../graph/plan.js';
+import type { CopyOp, Vertex } from '../graph/plan.js';
 import { type Download, downloadFile } from '../worker/fileops/add-download.js';
 import { cloneGitCommit, type GitSpec, resolveGitCommit } from '../worker/fileops/add-git.js';
 import { type AddSource, parseAddSource, redactUrl } from '../worker/fileops/add-source.js';
@@ -25,6 +25,19 @@ export function splitAddSources(op: CopyOp): { local: string[]; remote: Remote[]
     else remote.push(parsed);
   }
   return { local, remote };
+}
+
+/**
+ * A fetch that fails while the step's key is computed (before the step starts) still points at
+ * its instruction, as a failure while it runs does.
+ */
+export function atStep(err: unknown, vertex: Vertex): unknown {
+  if (!(err instanceof BuildError) || err.location) return err;
+  return new BuildError(err.code, `${vertex.name}: ${err.message}`, {
+    location: vertex.location,
+    ...(err.hint ? { hint: err.hint } : {}),
+    cause: err,
+  });
 }
 
 export class AddRemoteSources {
@@ -64,7 +77,7 @@ export class AddRemoteSources {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
           throw new BuildError(
             'ADD_NAME_CLASH',
-            `ADD ${redactUrl(source.url)}: another source of this ADD is also named ${source.filename}`,
+            `${redactUrl(source.url)}: another source of this ADD is also named ${source.filename}`,
           );
         });
         names.push(source.filename);
@@ -112,7 +125,7 @@ export class AddRemoteSources {
         if (spec.checksum !== undefined && !resolved.startsWith(spec.checksum)) {
           throw new BuildError(
             'ADD_CHECKSUM_MISMATCH',
-            `ADD ${redactUrl(spec.remote)}: checksum mismatch: expected commit ${spec.checksum}, ` +
+            `checksum mismatch for ${redactUrl(spec.remote)}: expected commit ${spec.checksum}, ` +
               `got ${resolved}`,
           );
         }

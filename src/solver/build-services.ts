@@ -15,7 +15,7 @@ import { rootIsHostRoot } from '../worker/sandbox/host-ids.js';
 import { activeIsolation, xattrPrefixFor } from '../worker/sandbox/userns.js';
 import type { XattrPrefix } from '../worker/snapshot/entry-from-stat.js';
 import { SnapshotStore } from '../worker/snapshot/snapshot-store.js';
-import { AddRemoteSources, splitAddSources } from './add-remote.js';
+import { AddRemoteSources, atStep, splitAddSources } from './add-remote.js';
 import type { BuildRequest } from './build-request.js';
 import { cacheKey } from './cache-key.js';
 import { snapshotIdFor } from './commit-layer.js';
@@ -136,7 +136,9 @@ export class BuildServices implements SolverServices {
       if (remote.length === 0) return this.cache.hashContext(op.sources);
       return {
         ...(local.length > 0 ? { context: await this.cache.hashContext(local) } : {}),
-        remote: await this.addRemote.keyInputs(op),
+        remote: await this.addRemote.keyInputs(op).catch((err) => {
+          throw atStep(err, vertex);
+        }),
       };
     }
     if (op.from.kind === 'stage') return (await stages(op.from.stage)).key;
@@ -219,7 +221,7 @@ export class BuildServices implements SolverServices {
     return { kind: 'layers', dirs: await this.layers.dirsOf(layers) };
   }
 
-  exportContext(signal: AbortSignal): ExportContext {
+  exportContext(signal: AbortSignal): Omit<ExportContext, 'staging'> {
     return {
       bus: this.bus,
       blobs: this.blobs,

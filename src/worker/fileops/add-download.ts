@@ -79,13 +79,15 @@ export async function downloadFile(url: string, options: DownloadOptions): Promi
       headers: { 'user-agent': 'kiln' },
       ...(options.signal ? { signal: options.signal } : {}),
     }).catch((err: Error) => {
-      throw new BuildError('ADD_DOWNLOAD_FAILED', `ADD ${shown}: ${err.message}`, { cause: err });
+      throw new BuildError('ADD_DOWNLOAD_FAILED', `cannot download ${shown}: ${err.message}`, {
+        cause: err,
+      });
     });
     if (response.statusCode < 200 || response.statusCode >= 300) {
       await response.body.dump().catch(() => {});
       throw new BuildError(
         'ADD_DOWNLOAD_FAILED',
-        `ADD ${shown}: the server answered ${response.statusCode}`,
+        `cannot download ${shown}: the server answered ${response.statusCode}`,
       );
     }
 
@@ -101,7 +103,7 @@ export async function downloadFile(url: string, options: DownloadOptions): Promi
     });
     await pipeline(response.body, hashing, createWriteStream(file, { mode: 0o600 })).catch(
       (err: Error) => {
-        throw new BuildError('ADD_DOWNLOAD_FAILED', `ADD ${shown}: ${err.message}`, {
+        throw new BuildError('ADD_DOWNLOAD_FAILED', `cannot download ${shown}: ${err.message}`, {
           cause: err,
         });
       },
@@ -113,7 +115,7 @@ export async function downloadFile(url: string, options: DownloadOptions): Promi
     if (expected && checksumDigest !== `${expected.algorithm}:${expected.hex}`) {
       throw new BuildError(
         'ADD_CHECKSUM_MISMATCH',
-        `ADD ${shown}: checksum mismatch: expected ${options.checksum}, got ${checksumDigest}`,
+        `checksum mismatch for ${shown}: expected ${options.checksum}, got ${checksumDigest}`,
         { hint: 'the file changed on the server, or --checksum names another file' },
       );
     }

@@ -69,7 +69,7 @@ async function git(spec: GitSpec, args: string[], signal?: AbortSignal, cwd?: st
   if (result.code !== 0) {
     throw new BuildError(
       'ADD_GIT_FAILED',
-      `ADD ${redactUrl(spec.remote)}: git ${args[0]} failed: ${scrub(result.stderr, spec.remote)}`,
+      `git ${args[0]} of ${redactUrl(spec.remote)} failed: ${scrub(result.stderr, spec.remote)}`,
     );
   }
   return result.stdout;
@@ -105,7 +105,7 @@ export async function resolveGitCommit(spec: GitSpec, signal?: AbortSignal): Pro
   if (ABBREVIATED_COMMIT.test(ref)) return ref;
   throw new BuildError(
     'ADD_GIT_REF_NOT_FOUND',
-    `ADD ${redactUrl(spec.remote)}: no branch, tag or commit named ${JSON.stringify(ref)}`,
+    `${redactUrl(spec.remote)} has no branch, tag or commit named ${JSON.stringify(ref)}`,
   );
 }
 
@@ -130,7 +130,7 @@ export async function cloneGitCommit(
     if (FULL_COMMIT.test(commit) && head !== commit) {
       throw new BuildError(
         'ADD_GIT_FAILED',
-        `ADD ${redactUrl(spec.remote)}: checked out ${head}, expected ${commit}`,
+        `${redactUrl(spec.remote)}: checked out ${head}, expected ${commit}`,
       );
     }
     if (await exists(path.join(work, '.gitmodules'))) {
@@ -186,7 +186,7 @@ async function subdirOf(spec: GitSpec, work: string, dir: string): Promise<strin
   if (!inside || st?.isDirectory() !== true) {
     throw new BuildError(
       'ADD_GIT_SUBDIR',
-      `ADD ${redactUrl(spec.remote)}: ${JSON.stringify(spec.subdir)} is not a directory of the repository`,
+      `${JSON.stringify(spec.subdir)} is not a directory of ${redactUrl(spec.remote)}`,
     );
   }
   const target = path.join(dir, 'subdir');
