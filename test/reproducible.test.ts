@@ -48,8 +48,16 @@ describe('reproducible builds (SOURCE_DATE_EPOCH, rewrite-timestamp)', () => {
   let work: string;
   let baseHistory: Array<Record<string, unknown>>;
 
-  async function build(name: string, ctx: string, args: string[], env = {}): Promise<Built> {
+  /** A cold build into its own cache dir; `epoch` as a build arg, `env` for the environment. */
+  async function build(
+    name: string,
+    ctx: string,
+    opts: { epoch?: number; rewrite?: boolean; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<Built> {
     const layout = join(work, `${name}-layout`);
+    const rewrite = opts.rewrite ? ',rewrite-timestamp=true' : '';
+    const epoch =
+      opts.epoch === undefined ? [] : ['--build-arg', `SOURCE_DATE_EPOCH=${opts.epoch}`];
     const res = await runKiln(
       [
         'build',
@@ -57,11 +65,11 @@ describe('reproducible builds (SOURCE_DATE_EPOCH, rewrite-timestamp)', () => {
         '--cache-dir',
         join(work, `${name}-cache`),
         '-o',
-        `type=oci,dest=${layout},tar=false${args.includes('--rewrite') ? ',rewrite-timestamp=true' : ''}`,
-        ...args.filter((a) => a !== '--rewrite'),
+        `type=oci,dest=${layout},tar=false${rewrite}`,
+        ...epoch,
         ctx,
       ],
-      { env: { ...process.env, SOURCE_DATE_EPOCH: '', ...env } },
+      { env: { ...process.env, SOURCE_DATE_EPOCH: '', ...opts.env } },
     );
     assert.equal(res.code, 0, res.stderr);
     const result = jsonEvents(res.stderr).find((e) => e.type === 'result');
@@ -88,10 +96,10 @@ describe('reproducible builds (SOURCE_DATE_EPOCH, rewrite-timestamp)', () => {
     const ctxB = join(work, 'elsewhere', 'deeper', 'context-b');
     await makeContext(ctxA, base, now);
     await makeContext(ctxB, base, now - 86_400);
-    const epochArg = ['--build-arg', `SOURCE_DATE_EPOCH=${EPOCH}`, '--rewrite'];
-    const a = await build('a', ctxA, epochArg);
+    const a = await build('a', ctxA, { epoch: EPOCH, rewrite: true });
+    // A second later, so that times taken from the clock would differ.
     await new Promise((r) => setTimeout(r, 1100));
-    const b = await build('b', ctxB, epochArg);
+    const b = await build('b', ctxB, { epoch: EPOCH, rewrite: true });
     assert.equal(a.digest, b.digest);
 
     const inspect = await skopeoInspect(`oci:${a.layout}:latest`);
@@ -132,8 +140,8 @@ describe('reproducible builds (SOURCE_DATE_EPOCH, rewrite-timestamp)', () => {
     const ctxB = join(work, 'd', 'ctx');
     await makeContext(ctxA, base, now);
     await makeContext(ctxB, base, now - 86_400);
-    const a = await build('c', ctxA, ['--build-arg', `SOURCE_DATE_EPOCH=${EPOCH}`]);
-    const b = await build('d', ctxB, ['--build-arg', `SOURCE_DATE_EPOCH=${EPOCH}`]);
+    const a = await build('c', ctxA, { epoch: EPOCH });
+    const b = await build('d', ctxB, { epoch: EPOCH });
     assert.notEqual(a.digest, b.digest);
     const config = await skopeoInspect(`oci:${a.layout}:latest`, { config: true });
     assert.equal(config.created, EPOCH_ISO, 'the epoch still sets created without rewriting');
@@ -142,12 +150,13 @@ describe('reproducible builds (SOURCE_DATE_EPOCH, rewrite-timestamp)', () => {
   it('takes SOURCE_DATE_EPOCH from the environment, a build arg winning over it', async () => {
     const ctx = join(work, 'env', 'ctx');
     await makeContext(ctx, base, Math.floor(Date.now() / 1000));
-    const fromEnv = await build('env', ctx, [], { SOURCE_DATE_EPOCH: '1600000000' });
+    const fromEnv = await build('env', ctx, { env: { SOURCE_DATE_EPOCH: '1600000000' } });
     const envConfig = await skopeoInspect(`oci:${fromEnv.layout}:latest`, { config: true });
     assert.equal(envConfig.created, '2020-09-13T12:26:40Z');
 
-    const both = await build('both', ctx, ['--build-arg', `SOURCE_DATE_EPOCH=${EPOCH}`], {
-      SOURCE_DATE_EPOCH: '1600000000',
+    const both = await build('both', ctx, {
+      epoch: EPOCH,
+      env: { SOURCE_DATE_EPOCH: '1600000000' },
     });
     const bothConfig = await skopeoInspect(`oci:${both.layout}:latest`, { config: true });
     assert.equal(bothConfig.created, EPOCH_ISO);
@@ -157,7 +166,7 @@ describe('reproducible builds (SOURCE_DATE_EPOCH, rewrite-timestamp)', () => {
     const ctx = join(work, 'mix', 'ctx');
     await makeContext(ctx, base, Math.floor(Date.now() / 1000));
     const cacheArgs = ['--cache-dir', join(work, 'mix-cache')];
-    const run = async (extra: string[], rewrite: boolean) => {
+    const run = async (rewrite: boolean) => {
       const layout = join(work, `mix-${rewrite}-layout`);
       const res = await runKiln(
         [
@@ -168,7 +177,6 @@ describe('reproducible builds (SOURCE_DATE_EPOCH, rewrite-timestamp)', () => {
           `SOURCE_DATE_EPOCH=${EPOCH}`,
           '-o',
           `type=oci,dest=${layout},tar=false,rewrite-timestamp=${rewrite}`,
-          ...extra,
           ctx,
         ],
         { env: { ...process.env, SOURCE_DATE_EPOCH: '' } },
@@ -179,11 +187,11 @@ describe('reproducible builds (SOURCE_DATE_EPOCH, rewrite-timestamp)', () => {
       const digest = String(events.find((e) => e.type === 'result')?.digest);
       return { cached, digest };
     };
-    const plain = await run([], false);
-    const clamped = await run([], true);
+    const plain = await run(false);
+    const clamped = await run(true);
     assert.equal(clamped.cached, 0, 'clamped layers are not taken from unclamped records');
     assert.notEqual(clamped.digest, plain.digest);
-    const again = await run([], true);
+    const again = await run(true);
     assert.equal(again.cached, 3, 'WORKDIR, COPY and RUN come from the cache');
     assert.equal(again.digest, clamped.digest);
   });

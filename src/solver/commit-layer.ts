@@ -39,7 +39,7 @@ export async function commitLayer(
 /**
  * rewrite-timestamp: entries newer than the epoch get the epoch, older ones keep their time, as
  * BuildKit clamps. Only the headers change, so the layer is still written in one pass; the
- * snapshot on disk keeps the real times (later steps and their change detection see those).
+ * snapshot on disk keeps the real times, which later steps see.
  */
 export function clampMtimes(entries: LayerEntry[], epochSeconds: number): LayerEntry[] {
   const epochNs = BigInt(epochSeconds) * 1_000_000_000n;
