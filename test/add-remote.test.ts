@@ -13,6 +13,7 @@ import {
   buildRootfs,
   type FileServer,
   type GitDaemon,
+  gitHttpRoute,
   gitIn,
   startFileServer,
   startGitDaemon,
@@ -196,6 +197,18 @@ describe('ADD of a git repository', () => {
     const bad = await build(`FROM scratch\nADD --checksum=${'0'.repeat(40)} ${url}#main /c/\n`);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /checksum mismatch/);
+  });
+
+  it("clones over git's smart HTTP protocol from a URL ending in .git", async () => {
+    const server = await startFileServer({ '/git/*': gitHttpRoute(join(work, 'git')) });
+    try {
+      const out = await build(`FROM scratch\nADD ${server.origin}/git/repo.git#main /http/\n`);
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(out.files.get('http/README.md')?.data.toString(), 'readme\n');
+      assert.ok((server.hits.get('/git/repo.git/info/refs') ?? 0) > 0, 'git spoke HTTP');
+    } finally {
+      await server.stop();
+    }
   });
 
   it('fails clearly on a ref the repository does not have', async () => {

@@ -73,7 +73,10 @@ export async function startFileServer(routes: Record<string, Route>): Promise<Fi
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     hits.set(path, (hits.get(path) ?? 0) + 1);
-    const route = routes[path];
+    // A key ending in '*' answers every path that starts with the rest of it.
+    const route =
+      routes[path] ??
+      Object.entries(routes).find(([k]) => k.endsWith('*') && path.startsWith(k.slice(0, -1)))?.[1];
     if (route === undefined) {
       res.writeHead(404).end('not found\n');
       return;
@@ -155,4 +158,46 @@ export async function writeTree(dir: string, files: Record<string, string>): Pro
     await mkdir(join(dir, name, '..'), { recursive: true });
     await writeFile(join(dir, name), content);
   }
+}
+
+/**
+ * git's smart HTTP protocol on loopback: each request runs git-http-backend as a CGI program
+ * over the repositories under `projectRoot`.
+ */
+export function gitHttpRoute(projectRoot: string): Route {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const child = spawn('/usr/lib/git-core/git-http-backend', [], {
+      env: {
+        ...process.env,
+        GIT_PROJECT_ROOT: projectRoot,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: url.pathname.replace(/^\/git/, ''),
+        QUERY_STRING: url.search.slice(1),
+        REQUEST_METHOD: req.method ?? 'GET',
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+        REMOTE_ADDR: '127.0.0.1',
+      },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    req.pipe(child.stdin);
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.on('close', () => {
+      const out = Buffer.concat(chunks);
+      const split = out.indexOf('\r\n\r\n');
+      const head = out.subarray(0, split).toString('latin1');
+      const headers: Record<string, string> = {};
+      let status = 200;
+      for (const line of head.split('\r\n')) {
+        const colon = line.indexOf(':');
+        const name = line.slice(0, colon).trim().toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        if (name === 'status') status = Number.parseInt(value, 10);
+        else headers[name] = value;
+      }
+      res.writeHead(status, headers).end(out.subarray(split + 4));
+    });
+  };
 }
