@@ -111,6 +111,12 @@ describe('ADD of a URL', () => {
     assert.equal(out.code, 2, out.stderr);
   });
 
+  it('refuses a URL in COPY at planning time', async () => {
+    const out = await build(`FROM scratch\nCOPY ${server.origin}/files/hello.txt /x\n`);
+    assert.equal(out.code, 2, out.stderr);
+    assert.match(out.stderr, /can't be a URL for COPY/);
+  });
+
   it('keys a step by the checksum: a cached step does not download again', async () => {
     const dockerfile = `FROM scratch\nADD --checksum=${sha256(served)} ${server.origin}/files/hello.txt /sum/\n`;
     const first = await build(dockerfile, 'cache-sum');

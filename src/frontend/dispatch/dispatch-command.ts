@@ -1,7 +1,7 @@
 import { DockerfileError, type SourceLocation } from '../../errors.js';
 import type { CopySource } from '../../graph/plan.js';
 import type { Platform } from '../../image/oci-types.js';
-import { parseAddSource } from '../../worker/fileops/add-source.js';
+import { parseAddSource, redactUrl } from '../../worker/fileops/add-source.js';
 import { chompHeredocContent } from '../dockerfile/index.js';
 import type { Command, CommandOf, InlineFile } from '../instructions/commands.js';
 import {
@@ -188,6 +188,7 @@ function dispatchCopyCommand(
     } else from = { kind: 'image', ref: fromText, platform: ctx.platform };
   }
   if (cmd.kind === 'add') checkAddFlags(cmd, x, location);
+  else checkCopySources(cmd, x, location);
   dispatchCopy(
     state,
     x,
@@ -209,6 +210,21 @@ function dispatchCopyCommand(
     },
     location,
   );
+}
+
+/** URLs and git repositories are for ADD; BuildKit refuses them in COPY rather than look for a file. */
+function checkCopySources(cmd: CommandOf<'copy'>, x: Expander, location: SourceLocation): void {
+  if (cmd.from !== undefined) return;
+  for (const source of cmd.sources.sourcePaths) {
+    const kind = parseAddSource(x.word(source)).kind;
+    if (kind === 'local') continue;
+    throw new DockerfileError(
+      'COPY_REMOTE_SOURCE',
+      `source can't be a ${kind === 'http' ? 'URL' : 'git repository'} for COPY: ${redactUrl(x.word(source))}`,
+      location,
+      'use ADD to fetch it',
+    );
+  }
 }
 
 /** ADD --checksum is for URLs (a digest) and git sources (a commit), as in BuildKit. */

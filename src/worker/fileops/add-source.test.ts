@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hasRemoteSource, parseAddSource, redactUrl } from './add-source.js';
+import { parseAddSource, redactUrl } from './add-source.js';
 
 describe('parseAddSource()', () => {
   it('reads a plain path, a relative path and github.com/… as context paths', () => {
@@ -56,11 +56,6 @@ describe('parseAddSource()', () => {
   it('reads other schemes as context paths, never as something to fetch', () => {
     assert.equal(parseAddSource('file:///etc/passwd').kind, 'local');
     assert.equal(parseAddSource('ext::sh -c id').kind, 'local');
-  });
-
-  it('tells whether any source needs the network', () => {
-    assert.equal(hasRemoteSource(['a', 'b/c']), false);
-    assert.equal(hasRemoteSource(['a', 'https://h/f']), true);
   });
 });
 

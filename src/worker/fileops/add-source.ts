@@ -47,11 +47,6 @@ export function parseAddSource(source: string): AddSource {
   return { kind: 'http', url: source.replace(/#.*$/s, ''), filename: httpFilename(url) };
 }
 
-/** Whether any source needs the network (the ADD step then has remote inputs). */
-export function hasRemoteSource(sources: string[]): boolean {
-  return sources.some((s) => parseAddSource(s).kind !== 'local');
-}
-
 function gitSource(source: string, unencrypted: boolean): AddSource {
   const hash = source.indexOf('#');
   const remote = hash < 0 ? source : source.slice(0, hash);
