@@ -43,6 +43,11 @@ describe('ADD of a local archive', { skip: !isRoot && 'needs root to own archive
         "i.size=5\nt.addfile(i,io.BytesIO(b'evil\\n'))\nt.close()",
     );
     await python(
+      "import tarfile,io\nt=tarfile.open('absolute.tar','w')\ni=tarfile.TarInfo('/etc/abs.txt')\n" +
+        "i.size=4\nt.addfile(i,io.BytesIO(b'abs\\n'))\nl=tarfile.TarInfo('/etc/../hard')\n" +
+        "l.type=tarfile.LNKTYPE\nl.linkname='/etc/abs.txt'\nt.addfile(l)\nt.close()",
+    );
+    await python(
       "import tarfile,io\nt=tarfile.open('whiteout.tar','w')\ni=tarfile.TarInfo('.wh.a.txt')\n" +
         't.addfile(i,io.BytesIO(b""))\nt.close()',
     );
@@ -105,6 +110,15 @@ ADD data.bin /bin/
     const out = await build('FROM scratch\nADD escape.tar /safe/\n');
     assert.equal(out.code, 1, out.stderr);
     assert.match(out.stderr, /outside the target directory/);
+  });
+
+  it('puts absolute member names and hard link targets under the destination, as Docker does', async () => {
+    const out = await build('FROM scratch\nADD absolute.tar /abs/\n');
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.files.get('abs/etc/abs.txt')?.data.toString(), 'abs\n');
+    const hard = out.files.get('abs/hard');
+    assert.equal(hard?.type, 'hardlink');
+    assert.equal(hard?.linkname, 'abs/etc/abs.txt');
   });
 
   it('refuses an archive with a member named like a whiteout', async () => {

@@ -20,7 +20,7 @@ import {
   rm,
   symlink,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { setAttribute } from 'fs-xattr';
 import { decompress } from '../compress.js';
 import { ExtractError } from '../errors.js';
@@ -37,6 +37,12 @@ export interface ExtractOptions {
   chown?: boolean;
   /** Restore extended attributes; default true. */
   xattrs?: boolean;
+  /**
+   * 'untar' reads names as Docker's untar does for ADD: an absolute path (or hardlink target)
+   * lands under the target directory and '..' that stays inside it is resolved; a name that
+   * still climbs out is refused. Default 'layer': absolute names and any '..' are refused.
+   */
+  names?: 'layer' | 'untar';
 }
 
 export interface ExtractResult {
@@ -100,8 +106,9 @@ class LayerExtractor {
     this.opaqueXattr = `${options.overlayXattrPrefix ?? 'user'}.overlay.opaque`;
   }
 
-  async add(entry: TarEntry, content: AsyncIterable<Buffer>): Promise<void> {
+  async add(original: TarEntry, content: AsyncIterable<Buffer>): Promise<void> {
     this.count++;
+    const entry = this.options.names === 'untar' ? untarNames(original) : original;
     if (entry.path === '.') {
       if (entry.type !== 'dir') throw invalid(entry, 'the root of a layer must be a directory');
       await this.applyDir(this.root, entry);
@@ -372,6 +379,20 @@ async function writeContent(target: string, content: AsyncIterable<Buffer>): Pro
   } finally {
     await handle.close();
   }
+}
+
+/** Docker's untar names: rooted at the target (`/a` is `a`), '..' resolved lexically. */
+function untarNames(entry: TarEntry): TarEntry {
+  const clean = (name: string): string => {
+    let normalized = posix.normalize(name);
+    if (normalized.startsWith('/')) normalized = posix.normalize(`.${normalized}`);
+    // A '..' left at the front climbs out of the target: it stays, and the check refuses it.
+    normalized = normalized.replace(/\/+$/, '');
+    return normalized === '' ? '.' : normalized;
+  };
+  const path = clean(entry.path);
+  if (entry.type !== 'hardlink' || entry.linkname === undefined) return { ...entry, path };
+  return { ...entry, path, linkname: clean(entry.linkname) };
 }
 
 function invalid(entry: TarEntry, detail: string): ExtractError {

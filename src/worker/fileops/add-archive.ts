@@ -114,7 +114,10 @@ export async function unpackArchive(
   if (!(await isArchive(file))) return undefined;
 
   const dir = await mkdtemp(path.join(options.scratchDir, 'unpack-'));
-  const result = await extractLayer(await tarStream(file), dir, { whiteouts: 'apply' });
+  const result = await extractLayer(await tarStream(file), dir, {
+    whiteouts: 'apply',
+    names: 'untar',
+  });
   for (const warning of result.warnings)
     options.onWarning?.(`ADD ${path.basename(file)}: ${warning}`);
   return dir;
