@@ -10,6 +10,27 @@ import { pruneCommand } from './prune-command.js';
 const require = createRequire(import.meta.url);
 const { version } = require('../../../package.json') as { version: string };
 
+/**
+ * Usage errors of every command (commands added with addCommand do not inherit these settings)
+ * end in the catch below with exit code 2, and come out as a JSON error event under
+ * --progress=json so a script reading stderr sees one format.
+ */
+function configureUsageErrors(command: Command, argv: string[]): void {
+  const json = argv.some(
+    (a, i) => a === '--progress=json' || (a === '--progress' && argv[i + 1] === 'json'),
+  );
+  command.exitOverride();
+  if (json) {
+    command.configureOutput({
+      outputError: (text, write) => {
+        const message = text.replace(/^error: /, '').trim();
+        write(`${JSON.stringify({ type: 'error', code: 'USAGE', message })}\n`);
+      },
+    });
+  }
+  for (const sub of command.commands) configureUsageErrors(sub, argv);
+}
+
 /** Runs the kiln CLI and resolves to the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -29,6 +50,7 @@ export async function runCli(argv: string[]): Promise<number> {
   program.addCommand(debugCommand(setExit));
   program.addCommand(executorCommand(setExit));
   program.addCommand(pruneCommand(setExit));
+  configureUsageErrors(program, argv);
 
   try {
     await program.parseAsync(argv);

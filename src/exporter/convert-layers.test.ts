@@ -13,6 +13,7 @@ import type { RegistryClient } from '../registry/index.js';
 import type { LayerInfo } from '../solver/stage-result.js';
 import { convertLayers } from './convert-layers.js';
 import type { ExportContext } from './export-context.js';
+import { OutputStaging } from './output-staging.js';
 
 describe('convertLayers', () => {
   let dir: string;
@@ -43,6 +44,7 @@ describe('convertLayers', () => {
       scratchDir: path.join(dir, 'tmp'),
       fetchLayer: async () => {},
       canChown: false,
+      staging: new OutputStaging(),
       signal: new AbortController().signal,
     };
   });

@@ -3,6 +3,7 @@ import type { EventBus } from '../events/event-bus.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { SourceDateEpoch } from '../solver/source-date-epoch.js';
 import type { LayerInfo } from '../solver/stage-result.js';
+import type { OutputStaging } from './output-staging.js';
 
 /** What the exporters need from the build: blobs, a registry client, scratch space, events. */
 export interface ExportContext {
@@ -18,4 +19,6 @@ export interface ExportContext {
   /** SOURCE_DATE_EPOCH, for the `org.opencontainers.image.created` annotation of OCI outputs. */
   epoch?: SourceDateEpoch;
   signal: AbortSignal;
+  /** Where exporters register the final moves of what they wrote (see OutputStaging). */
+  staging: OutputStaging;
 }

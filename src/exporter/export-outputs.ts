@@ -1,3 +1,4 @@
+import * as fsp from 'node:fs/promises';
 import type { EventBus } from '../events/event-bus.js';
 import { formatReference, parseReference } from '../registry/index.js';
 import type { BuildRequest, OutputCompression, OutputSpec } from '../solver/build-request.js';
@@ -6,6 +7,7 @@ import type { LayerInfo, StageResult } from '../solver/stage-result.js';
 import { type AssembledImage, assembleImage } from './assemble-image.js';
 import { convertLayers } from './convert-layers.js';
 import type { ExportContext } from './export-context.js';
+import { OutputStaging } from './output-staging.js';
 import { pushImage } from './push-image.js';
 import { writeDocker } from './write-docker.js';
 import { writeOci } from './write-oci.js';
@@ -13,7 +15,7 @@ import { writeLocal, writeRootfsTar } from './write-rootfs.js';
 
 /** Source of the export context; the build services implement it. */
 export interface ExportServices {
-  exportContext(signal: AbortSignal): ExportContext;
+  exportContext(signal: AbortSignal): Omit<ExportContext, 'staging'>;
 }
 
 /**
@@ -27,7 +29,9 @@ export async function exportOutputs(
   bus: EventBus,
   signal: AbortSignal,
 ): Promise<BuildOutcome> {
-  const ctx = services.exportContext(signal);
+  const staging = new OutputStaging();
+  const ctx: ExportContext = { ...services.exportContext(signal), staging };
+  await fsp.mkdir(ctx.scratchDir, { recursive: true });
   const images = new Map<string, Promise<AssembledImage>>();
   const imageFor = (compression: OutputCompression | undefined): Promise<AssembledImage> => {
     const key = JSON.stringify(compression ?? null);
@@ -43,48 +47,16 @@ export async function exportOutputs(
   let reported: AssembledImage | undefined;
   const names = request.tags.map((t) => formatReference(parseReference(t)));
 
-  for (const output of request.outputs) {
-    const id = `export-${output.type}-${'dest' in output ? output.dest : output.names.join(',')}`;
-    const name = `exporting to ${output.type}${'dest' in output ? ` ${output.dest}` : ''}`;
-    const image = await imageFor(compressionOf(output));
-    if (output.type !== 'local' && output.type !== 'tar') reported ??= image;
-    if (output.type === 'image' && output.push) {
-      await pushImage(
-        image,
-        output.names.map((n) => formatReference(parseReference(n))),
-        ctx,
-      );
-      continue;
+  try {
+    for (const output of exportOrder(request.outputs)) {
+      const image = await imageFor(compressionOf(output));
+      if (output.type !== 'local' && output.type !== 'tar') reported ??= image;
+      await exportOne(output, image, result, request, ctx);
     }
-    const started = Date.now();
-    bus.emit({ type: 'step', id, name, status: 'started' });
-    switch (output.type) {
-      case 'oci':
-        await writeOci(image, output, ctx);
-        break;
-      case 'docker': {
-        const tags = (output.names.length > 0 ? output.names : request.tags).map((n) =>
-          formatReference(parseReference(n)),
-        );
-        const compressed = (output.compression?.compression ?? 'none') !== 'none';
-        await writeDocker(image, tags, { dest: output.dest, compressed }, ctx);
-        break;
-      }
-      case 'local':
-        await writeLocal(result.layers, output.dest, ctx);
-        break;
-      case 'tar':
-        await writeRootfsTar(result.layers, output.dest, ctx);
-        break;
-      case 'image':
-        // Without push the image stays in kiln's cache; there is no daemon to load it into.
-        bus.emit({
-          type: 'warning',
-          message: `image ${output.names.join(', ')} was not pushed (push=false)`,
-        });
-        break;
-    }
-    bus.emit({ type: 'step', id, name, status: 'done', duration_ms: Date.now() - started });
+    await staging.commitAll();
+  } catch (err) {
+    await staging.discardAll();
+    throw err;
   }
 
   const image = reported ?? (await imageFor(undefined));
@@ -94,6 +66,61 @@ export async function exportOutputs(
     descriptor: image.manifestDescriptor,
     names,
   };
+}
+
+async function exportOne(
+  output: OutputSpec,
+  image: AssembledImage,
+  result: StageResult,
+  request: BuildRequest,
+  ctx: ExportContext,
+): Promise<void> {
+  if (output.type === 'image' && output.push) {
+    const names = output.names.map((n) => formatReference(parseReference(n)));
+    await pushImage(image, names, ctx);
+    return;
+  }
+  const id = `export-${output.type}-${'dest' in output ? output.dest : output.names.join(',')}`;
+  const name = `exporting to ${output.type}${'dest' in output ? ` ${output.dest}` : ''}`;
+  const started = Date.now();
+  ctx.bus.emit({ type: 'step', id, name, status: 'started' });
+  switch (output.type) {
+    case 'oci':
+      await writeOci(image, output, ctx);
+      break;
+    case 'docker': {
+      const tags = (output.names.length > 0 ? output.names : request.tags).map((n) =>
+        formatReference(parseReference(n)),
+      );
+      const compressed = (output.compression?.compression ?? 'none') !== 'none';
+      await writeDocker(image, tags, { dest: output.dest, compressed }, ctx);
+      break;
+    }
+    case 'local':
+      await writeLocal(result.layers, output.dest, ctx);
+      break;
+    case 'tar':
+      await writeRootfsTar(result.layers, output.dest, ctx);
+      break;
+    case 'image':
+      // Without push the image stays in kiln's cache; there is no daemon to load it into.
+      ctx.bus.emit({
+        type: 'warning',
+        message: `image ${output.names.join(', ')} was not pushed (push=false)`,
+      });
+      break;
+  }
+  ctx.bus.emit({ type: 'step', id, name, status: 'done', duration_ms: Date.now() - started });
+}
+
+/**
+ * Files and directories first (they are staged and can be taken back), then pushes, then what
+ * goes to stdout: a failed push must not leave a half-exported build behind.
+ */
+function exportOrder(outputs: OutputSpec[]): OutputSpec[] {
+  const rank = (o: OutputSpec): number =>
+    o.type === 'image' ? 1 : 'dest' in o && o.dest === '-' ? 2 : 0;
+  return [...outputs].sort((a, b) => rank(a) - rank(b));
 }
 
 function compressionOf(output: OutputSpec): OutputCompression | undefined {

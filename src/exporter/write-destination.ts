@@ -1,39 +1,54 @@
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { BuildError } from '../errors.js';
 import type { ExportContext } from './export-context.js';
 
 /**
- * Writes an archive to `dest` through a temp file renamed at the end (a failed export leaves no
- * partial file and keeps an earlier one), or to stdout for `-`.
+ * Writes an archive to a temp file beside `dest`, renamed into place when all outputs succeeded,
+ * or to stdout for `-` (which cannot be taken back, so it is written last by the caller).
  */
 export async function writeToDestination(
   dest: string,
   ctx: ExportContext,
   write: (out: Writable) => Promise<unknown>,
 ): Promise<void> {
-  void ctx;
   if (dest === '-') {
     await write(process.stdout);
     return;
   }
-  await fsp.mkdir(path.dirname(dest), { recursive: true });
-  const tmp = path.join(
-    path.dirname(dest),
-    `.${path.basename(dest)}.${randomBytes(4).toString('hex')}.tmp`,
-  );
-  const out = fs.createWriteStream(tmp);
+  const dir = path.dirname(dest);
+  await fsp.mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw outputError(dest, err);
+  });
+  const tmp = path.join(dir, `.${path.basename(dest)}.${randomBytes(4).toString('hex')}.tmp`);
+  // Opening first turns an unwritable directory into an error here, not an unhandled event.
+  const handle = await fsp.open(tmp, 'wx').catch((err: unknown) => {
+    throw outputError(dest, err);
+  });
+  const out = handle.createWriteStream();
   try {
     await write(out);
     out.end();
     await finished(out);
-    await fsp.rename(tmp, dest);
   } catch (err) {
     out.destroy();
     await fsp.rm(tmp, { force: true });
     throw err;
   }
+  ctx.staging.stage(
+    () => fsp.rename(tmp, dest),
+    () => fsp.rm(tmp, { force: true }),
+  );
+}
+
+/** An output that cannot be written is the user's to fix: a clear message, no stack. */
+export function outputError(dest: string, err: unknown): BuildError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+  return new BuildError('OUTPUT_UNWRITABLE', `cannot write the output ${dest}: ${code}`, {
+    hint: 'check that its directory exists and is writable, and that it is not a directory',
+    cause: err,
+  });
 }

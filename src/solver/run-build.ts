@@ -1,6 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { BlobStore } from '../cache/blob-store.js';
+import { ensureCacheDir } from '../cache/ensure-cache-dir.js';
 import { RecordStore } from '../cache/record-store.js';
 import { BuildError, InputError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -28,6 +29,7 @@ export async function runBuild(
   bus: EventBus,
   signal: AbortSignal,
 ): Promise<BuildOutcome> {
+  await ensureCacheDir(request.cacheDir);
   if (!request.contextFromStdin)
     return buildWith(request, await readDockerfile(request), bus, signal);
   const stdin = await readStdinContext(path.join(request.cacheDir, 'tmp'));
@@ -62,7 +64,6 @@ async function buildWith(
     bus.emit({ type: 'warning', message: w.message, file: parsed.file, line: w.line });
   }
 
-  await fsp.mkdir(request.cacheDir, { recursive: true });
   const blobs = new BlobStore(request.cacheDir);
   await blobs.init();
   const ignoreFile = await findIgnoreFile(request.contextDir, request.dockerfilePath);
