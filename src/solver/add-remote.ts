@@ -5,7 +5,7 @@
  * is kept in the build's scratch space for the step that then runs, and goes with it.
  */
 
-import { link, mkdir, rename } from 'node:fs/promises';
+import { link, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError } from '../errors.js';
 import type { CopyOp, Vertex } from '../graph/plan.js';
@@ -88,6 +88,8 @@ export class AddRemoteSources {
       const tree = await cloneGitCommit(spec, commit, await this.scratch(), signal);
       const name = `.kiln-git-${i}`;
       await rename(tree, path.join(dir, name));
+      // The rest of the checkout (outside a subdir) is not needed any more.
+      await rm(path.dirname(tree), { recursive: true, force: true });
       names.push(name);
     }
     return names;
