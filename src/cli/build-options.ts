@@ -168,6 +168,18 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
   });
 }
 
+/** `--label K=V`; a label without `=V` has an empty value, as the docker CLI reads it. */
+function parseLabels(values: string[]): Map<string, string> {
+  const labels = new Map<string, string>();
+  for (const item of values) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    if (key === '') throw new InputError('FLAG_INVALID', `--label: empty name in "${item}"`);
+    labels.set(key, eq < 0 ? '' : item.slice(eq + 1));
+  }
+  return labels;
+}
+
 /** Validates the flags of `kiln build CONTEXT` and resolves paths against `cwd`. */
 export function toBuildRequest(
   context: string,
@@ -194,6 +206,9 @@ export function toBuildRequest(
       : path.resolve(cwd, file);
 
   const outputs = flags.output.map((o) => parseOutputSpec(o, flags.tag, cwd));
+  if (outputs.filter((o) => 'dest' in o && o.dest === '-').length > 1) {
+    throw new InputError('OUTPUT_INVALID', 'only one output can go to stdout');
+  }
   if (flags.push) {
     if (flags.tag.length === 0)
       throw new InputError('FLAG_INVALID', '--push needs at least one -t');
@@ -208,7 +223,7 @@ export function toBuildRequest(
     dockerfileDisplayName: stdinDockerfile ? 'Dockerfile' : (flags.file ?? 'Dockerfile'),
     ...(flags.target === undefined ? {} : { target: flags.target }),
     buildArgs: parseKeyValues(flags.buildArg, '--build-arg', env),
-    labels: parseKeyValues(flags.label, '--label', env),
+    labels: parseLabels(flags.label),
     ...(flags.platform === undefined ? {} : { platform: flags.platform }),
     tags: [...flags.tag],
     outputs,

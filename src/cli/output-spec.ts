@@ -32,6 +32,11 @@ const LEVELS: Record<OutputCompression['compression'], [number, number] | undefi
  * a tar of the filesystem on stdout. Relative destinations are resolved against `cwd`.
  */
 export function parseOutputSpec(text: string, tags: string[], cwd: string): OutputSpec {
+  if (text.trim() === '') {
+    throw new InputError('OUTPUT_INVALID', '--output: empty value', {
+      hint: 'give a directory, - for stdout, or type=oci|docker|local|tar|image|registry,...',
+    });
+  }
   if (text === '-') return { type: 'tar', dest: '-' };
   if (!text.includes('=')) return { type: 'local', dest: path.resolve(cwd, text) };
 

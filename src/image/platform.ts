@@ -37,7 +37,57 @@ export function normalizePlatform(platform: Platform): Platform {
   return result;
 }
 
-const KNOWN_OS = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'illumos']);
+const KNOWN_OS = new Set([
+  'aix',
+  'android',
+  'darwin',
+  'dragonfly',
+  'freebsd',
+  'illumos',
+  'ios',
+  'js',
+  'linux',
+  'netbsd',
+  'openbsd',
+  'plan9',
+  'solaris',
+  'wasip1',
+  'windows',
+]);
+
+/** Go's GOARCH values (after normalization), as containerd's platform parser knows them. */
+const KNOWN_ARCH = new Set([
+  '386',
+  'amd64',
+  'amd64p32',
+  'arm',
+  'armbe',
+  'arm64',
+  'arm64be',
+  'loong64',
+  'mips',
+  'mipsle',
+  'mips64',
+  'mips64le',
+  'mips64p32',
+  'mips64p32le',
+  'ppc',
+  'ppc64',
+  'ppc64le',
+  'riscv',
+  'riscv64',
+  's390',
+  's390x',
+  'sparc',
+  'sparc64',
+  'wasm',
+]);
+
+function invalid(spec: string, why: string): InputError {
+  return new InputError('PLATFORM_INVALID', `invalid platform '${spec}': ${why}`, {
+    hint: "use the form 'os/arch[/variant]', e.g. 'linux/arm64'",
+  });
+}
 
 /**
  * Parses `os/arch[/variant]` (as --platform spells it), as containerd does: a bare OS name means
@@ -50,14 +100,22 @@ export function parsePlatform(spec: string): Platform {
       hint: "use the form 'os/arch[/variant]', e.g. 'linux/arm64'",
     });
   }
+  let platform: Platform;
   if (parts.length === 1) {
     const word = parts[0]!.toLowerCase();
-    if (KNOWN_OS.has(word)) return { ...hostPlatform(), os: word };
-    return normalizePlatform({ os: 'linux', architecture: word });
+    platform = KNOWN_OS.has(word)
+      ? { ...hostPlatform(), os: word }
+      : normalizePlatform({ os: 'linux', architecture: word });
+  } else {
+    platform = { os: parts[0]!, architecture: parts[1]! };
+    if (parts[2] !== undefined) platform.variant = parts[2];
+    platform = normalizePlatform(platform);
   }
-  const platform: Platform = { os: parts[0]!, architecture: parts[1]! };
-  if (parts[2] !== undefined) platform.variant = parts[2];
-  return normalizePlatform(platform);
+  if (!KNOWN_OS.has(platform.os)) throw invalid(spec, `unknown operating system '${platform.os}'`);
+  if (!KNOWN_ARCH.has(platform.architecture)) {
+    throw invalid(spec, `unknown architecture '${platform.architecture}'`);
+  }
+  return platform;
 }
 
 export function formatPlatform(platform: Platform): string {

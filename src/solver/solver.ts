@@ -186,8 +186,9 @@ export class Solver {
         });
         return record;
       } catch (err) {
-        const status =
-          this.abort.signal.aborted && !(err instanceof KilnError) ? 'canceled' : 'error';
+        // A step stopped because the build was interrupted, or because another step failed
+        // first, is canceled; only the step that failed by itself is an error.
+        const status = this.abort.signal.aborted ? 'canceled' : 'error';
         bus.emit({
           type: 'step',
           id: vertex.id,

@@ -24,7 +24,10 @@ export function dispatchEnv(state: StageState, x: Expander, pairs: [string, stri
 }
 
 export function dispatchLabel(state: StageState, x: Expander, pairs: [string, string][]): void {
-  const labels = { ...(state.config.Labels ?? {}) };
+  // The stage owns its config (a copy of the base's): update in place, copying per
+  // instruction made a Dockerfile with thousands of LABELs quadratic.
+  state.config.Labels ??= {};
+  const labels = state.config.Labels;
   const shown: string[] = [];
   for (const [k, v] of pairs) {
     const key = x.word(k);
@@ -47,7 +50,8 @@ export function dispatchExpose(
   ports: string[],
   loc: SourceLocation,
 ): void {
-  const exposed = { ...(state.config.ExposedPorts ?? {}) };
+  state.config.ExposedPorts ??= {};
+  const exposed = state.config.ExposedPorts;
   for (const raw of ports.flatMap((p) => x.words(p))) {
     const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(raw);
     if (!match) throw new DockerfileError('EXPOSE_INVALID', `EXPOSE: invalid port "${raw}"`, loc);
@@ -87,7 +91,8 @@ export function dispatchVolume(
   paths: string[],
   loc: SourceLocation,
 ): void {
-  const volumes = { ...(state.config.Volumes ?? {}) };
+  state.config.Volumes ??= {};
+  const volumes = state.config.Volumes;
   for (const p of paths) {
     const v = x.word(p);
     if (v.trim() === '')
