@@ -4,6 +4,7 @@
  * body is a one-shot stream is never repeated here; its caller restarts the whole operation.
  */
 import type { Readable } from 'node:stream';
+import { KilnError } from '../errors.js';
 import { parseChallenges } from './auth-challenge.js';
 import type { Authenticator } from './authenticator.js';
 import { transportError } from './registry-errors.js';
@@ -75,6 +76,9 @@ export class RegistryHttp {
           await this.wait(req, attempt, (err as { code?: string }).code ?? 'network error');
           continue;
         }
+        // The user's own configuration (a broken config.json, a failing credential helper) is
+        // not a network failure: report it as it is.
+        if (err instanceof KilnError) throw err;
         throw transportError(err, req.what, req.reference, hostOf(req.registry));
       }
 

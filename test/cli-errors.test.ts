@@ -1,0 +1,121 @@
+/**
+ * Bad input and failing outputs through the real CLI: usage errors exit 2 (as JSON under
+ * --progress=json), unusable cache dirs and outputs give clear errors, outputs are all or nothing,
+ * and a rebuild whose steps are all cached still exports every output type.
+ */
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pushFixture } from './support/images.js';
+import { jsonEvents, runKiln } from './support/kiln.js';
+import { skopeoInspect } from './support/oci-tools.js';
+import { startRegistry, type TestRegistry } from './support/registry.js';
+
+describe('kiln build with bad input and failing outputs', () => {
+  let registry: TestRegistry;
+  let work: string;
+  let ctx: string;
+
+  before(async () => {
+    registry = await startRegistry();
+    const base = await pushFixture('busybox', registry.host);
+    work = await mkdtemp(join(tmpdir(), 'kiln-errors-'));
+    ctx = join(work, 'ctx');
+    await mkdir(ctx);
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${base}\nRUN echo one > /one\n`);
+  });
+  after(async () => {
+    await registry?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('exits 2 on usage errors of any command', async () => {
+    for (const args of [
+      ['build', '--bogus', ctx],
+      ['build'],
+      ['build', ctx, ctx],
+      ['build', '--progress=fancy', ctx],
+      ['build', '--network', 'bridge', ctx],
+      ['build', '--platform', 'linux/bogus', ctx],
+      ['build', '-o', '', ctx],
+      ['build', '-o', '-', '-o', 'type=tar,dest=-', ctx],
+      ['prune', '--bogus'],
+    ]) {
+      const res = await runKiln(args);
+      assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
+    }
+    const json = await runKiln(['build', '--progress=json', '--bogus', ctx]);
+    assert.equal(json.code, 2);
+    const [event] = jsonEvents(json.stderr);
+    assert.equal(event?.type, 'error');
+    assert.match(String(event?.message), /--bogus/);
+  });
+
+  it('refuses a cache dir it cannot use, without hanging', async () => {
+    for (const dir of ['/proc/kiln-nope', '/etc/passwd']) {
+      const res = await runKiln(['build', '--cache-dir', dir, ctx], { timeoutMs: 60_000 });
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /cannot use .* as the cache directory/);
+      assert.doesNotMatch(res.stderr, /at .*\.js:\d+/, 'no stack trace');
+    }
+  });
+
+  it('exports every output type on a rebuild whose steps are all cached', async () => {
+    const cache = join(work, 'cache-rebuild');
+    for (const round of [1, 2]) {
+      const out = join(work, `rebuild-${round}`);
+      const res = await runKiln([
+        'build',
+        '--progress=quiet',
+        '--cache-dir',
+        cache,
+        '-o',
+        `type=docker,dest=${out}-docker.tar`,
+        '-o',
+        `type=oci,dest=${out}-oci.tar`,
+        '-o',
+        `type=tar,dest=${out}-rootfs.tar`,
+        '-o',
+        `${out}-dir`,
+        ctx,
+      ]);
+      assert.equal(res.code, 0, `round ${round}: ${res.stderr}`);
+      await skopeoInspect(`docker-archive:${out}-docker.tar`);
+      await skopeoInspect(`oci-archive:${out}-oci.tar`);
+      assert.equal(await readFile(join(`${out}-dir`, 'one'), 'utf8'), 'one\n');
+    }
+  });
+
+  it('writes no output at all when one of several outputs fails, keeping earlier files', async () => {
+    const first = join(work, 'first.tar');
+    await writeFile(first, 'earlier');
+    const readOnly = join(work, 'ro');
+    await mkdir(readOnly);
+    await writeFile(join(readOnly, 'keep'), 'x');
+    const dirOut = join(work, 'dir-out');
+    const res = await runKiln([
+      'build',
+      '--progress=plain',
+      '--cache-dir',
+      join(work, 'cache-aon'),
+      '-o',
+      `type=oci,dest=${first}`,
+      '-o',
+      dirOut,
+      '-o',
+      `type=tar,dest=${join(readOnly, 'keep', 'x.tar')}`,
+      ctx,
+    ]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /cannot write the output/);
+    assert.equal(await readFile(first, 'utf8'), 'earlier', 'the earlier file is intact');
+    await assert.rejects(stat(dirOut), 'the directory output was not moved into place');
+    const leftovers = (await readdir(work)).filter(
+      (n) => n.includes('.tmp') || n.includes('kiln-'),
+    );
+    assert.deepEqual(leftovers, [], 'no temp files are left beside the outputs');
+    await chmod(readOnly, 0o755);
+  });
+});
