@@ -16,7 +16,7 @@ if [[ ! -d node_modules ]]; then
   npm ci
 fi
 npm run build
-npx biome check src test scripts
+npx biome check src test scripts bench
 
 if [[ ${#args[@]} -gt 0 ]]; then
   files=("${args[@]}")
