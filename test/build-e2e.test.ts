@@ -117,12 +117,24 @@ describe('kiln build, end to end', () => {
       join(userWork, 'cache'),
       '-o',
       `type=oci,dest=${layout},tar=false`,
+      '-o',
+      `type=tar,dest=${join(userWork, 'rootfs.tar')}`,
       '-t',
       ref,
       '--push',
       ctx,
     ]);
     assert.equal(res.code, 0, res.stderr);
+    const listing = await runCommand('tar', [
+      '-tvf',
+      join(userWork, 'rootfs.tar'),
+      '--numeric-owner',
+    ]);
+    assert.match(
+      listing.stdout,
+      /^d\S+ 1000\/1000 .* data\/?$/m,
+      'the rootfs tar keeps the owners',
+    );
 
     const remote = await skopeoInspect(`docker://${ref}`);
     assert.equal(

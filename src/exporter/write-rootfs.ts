@@ -11,12 +11,17 @@ import type { ExportContext } from './export-context.js';
 import { outputError, writeToDestination } from './write-destination.js';
 
 /** Applies the layers in order into `dir`, honouring whiteouts: the image's final filesystem. */
-async function applyLayers(layers: LayerInfo[], dir: string, ctx: ExportContext): Promise<void> {
+async function applyLayers(
+  layers: LayerInfo[],
+  dir: string,
+  ctx: ExportContext,
+  chown: boolean,
+): Promise<void> {
   await fsp.mkdir(dir, { recursive: true });
   for (const layer of layers) {
     await ctx.fetchLayer(layer);
     const input = decompress(fs.createReadStream(ctx.blobs.pathOf(layer.descriptor.digest)));
-    const result = await extractLayer(input, dir, { whiteouts: 'apply', chown: ctx.canChown });
+    const result = await extractLayer(input, dir, { whiteouts: 'apply', chown });
     for (const w of result.warnings) ctx.bus.emit({ type: 'warning', message: w });
   }
 }
@@ -44,7 +49,7 @@ export async function writeLocal(
       throw outputError(dest, err);
     });
   try {
-    await applyLayers(layers, tmp, ctx);
+    await applyLayers(layers, tmp, ctx, ctx.canChown);
   } catch (err) {
     await fsp.rm(tmp, { recursive: true, force: true });
     throw err;
@@ -85,7 +90,9 @@ export async function writeRootfsTar(
   await fsp.mkdir(ctx.scratchDir, { recursive: true });
   const dir = await fsp.mkdtemp(path.join(ctx.scratchDir, 'rootfs-'));
   try {
-    await applyLayers(layers, dir, ctx);
+    // The tree is only read back into a tar, inside kiln's user namespace: it keeps the image's
+    // owners even for a rootless user, for whom a type=local output cannot.
+    await applyLayers(layers, dir, ctx, process.getuid?.() === 0);
     const entries = await diffUpperDir(dir, { ignore: [], xattrPrefix: 'user' });
     await writeToDestination(dest, ctx, (out) => writeTar(entries, out));
   } finally {
