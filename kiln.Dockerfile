@@ -13,8 +13,8 @@ COPY node_modules/undici /kiln/node_modules/undici
 COPY node_modules/fs-xattr /kiln/node_modules/fs-xattr
 COPY dist/src /kiln/dist/src
 RUN mkdir -p /workspace /kaniko/.docker /kaniko/cache \
- && ln -s /kiln/dist/src/cli/main.js /usr/local/bin/kiln \
- && chmod 0755 /kiln/dist/src/cli/main.js
+ && ln -s /kiln/dist/src/cli/kiln.mjs /usr/local/bin/kiln \
+ && chmod 0755 /kiln/dist/src/cli/kiln.mjs
 ENV DOCKER_CONFIG=/kaniko/.docker KILN_CACHE_DIR=/kaniko/cache
 WORKDIR /workspace
-ENTRYPOINT ["/usr/local/bin/node", "/kiln/dist/src/cli/main.js", "executor"]
+ENTRYPOINT ["/usr/local/bin/node", "/kiln/dist/src/cli/kiln.mjs", "executor"]

@@ -203,7 +203,7 @@ async function snapshotKiln(work: string): Promise<string> {
   await cp(join(repoRoot, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true });
   await cp(join(repoRoot, 'package.json'), join(dir, 'package.json'));
   await symlink(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
-  return join(dir, 'dist', 'src', 'cli', 'main.js');
+  return join(dir, 'dist', 'src', 'cli', 'kiln.mjs');
 }
 
 async function toolVersions(tools: string[]): Promise<string[]> {

@@ -10,4 +10,4 @@ cd "$root"
 [[ -d node_modules ]] || npm ci
 npm run build
 scripts/stage-image-tools.sh "$root/.tmp/image-tools"
-exec node dist/src/cli/main.js build -f kiln.Dockerfile --build-arg "NODE_IMAGE=$node_image" "$@" .
+exec node dist/src/cli/kiln.mjs build -f kiln.Dockerfile --build-arg "NODE_IMAGE=$node_image" "$@" .

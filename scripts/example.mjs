@@ -19,7 +19,7 @@ try {
   const base = await pushFixture('busybox', registry.host);
   const image = `${registry.host}/examples/hello:latest`;
   const layout = join(work, 'layout');
-  const kiln = [join(root, 'dist/src/cli/main.js'), 'build', '--progress=plain'];
+  const kiln = [join(root, 'dist/src/cli/kiln.mjs'), 'build', '--progress=plain'];
   const args = ['--build-arg', `BASE=${base}`, '-t', image, '--push'];
   const out = ['-o', `type=oci,dest=${layout},tar=false`, '--cache-dir', join(work, 'cache')];
   console.log(`$ kiln build ${[...args, ...out].join(' ')} examples/hello`);

@@ -4,8 +4,8 @@ import { type CommandOptions, type CommandResult, runCommand } from './command.j
 import { runAs, type TestUser } from './users.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The built CLI entry (dist/src/cli/main.js), as `npx kiln` runs it. */
-export const KILN_BIN = join(here, '..', '..', 'src', 'cli', 'main.js');
+/** The bundled CLI (dist/src/cli/kiln.mjs), the file `npx kiln` runs. */
+export const KILN_BIN = join(here, '..', '..', 'src', 'cli', 'kiln.mjs');
 
 /** Runs the kiln CLI as a separate process; never throws on a non-zero exit. */
 export function runKiln(args: string[], opts: CommandOptions = {}): Promise<CommandResult> {
