@@ -5,49 +5,48 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { pushFixture } from './support/images.js';
+import { describe, it } from 'node:test';
+import { useBusyboxRegistry } from './support/busybox-registry.js';
 import { runKiln } from './support/kiln.js';
-import { startRegistry, type TestRegistry } from './support/registry.js';
 
 describe('kiln build inputs', () => {
-  let registry: TestRegistry;
-  let base: string;
-  let work: string;
-
-  before(async () => {
-    registry = await startRegistry();
-    base = await pushFixture('busybox', registry.host);
-    work = await mkdtemp(join(tmpdir(), 'kiln-inputs-'));
-  });
-  after(async () => {
-    await registry?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  const fixture = useBusyboxRegistry('inputs');
 
   it('reads the Dockerfile from stdin with -f -', async () => {
-    const ctx = join(work, 'ctx1');
+    const ctx = join(fixture.work, 'ctx1');
     await mkdir(ctx);
     await writeFile(join(ctx, 'data.txt'), 'from the context\n');
-    const out = join(work, 'out1');
+    const out = join(fixture.work, 'out1');
     const res = await runKiln(
-      ['build', '-f', '-', '--progress=quiet', '--cache-dir', join(work, 'cache'), '-o', out, ctx],
-      { input: `FROM ${base}\nCOPY data.txt /data.txt\n` },
+      [
+        'build',
+        '-f',
+        '-',
+        '--progress=quiet',
+        '--cache-dir',
+        join(fixture.work, 'cache'),
+        '-o',
+        out,
+        ctx,
+      ],
+      { input: `FROM ${fixture.base}\nCOPY data.txt /data.txt\n` },
     );
     assert.equal(res.code, 0, res.stderr);
     assert.equal(await readFile(join(out, 'data.txt'), 'utf8'), 'from the context\n');
   });
 
   it('takes a context tar on stdin, with -f naming a file inside it', async () => {
-    const ctx = join(work, 'ctx2');
+    const ctx = join(fixture.work, 'ctx2');
     await mkdir(join(ctx, 'sub'), { recursive: true });
-    await writeFile(join(ctx, 'sub', 'Build.dockerfile'), `FROM ${base}\nCOPY sub/x.txt /x.txt\n`);
+    await writeFile(
+      join(ctx, 'sub', 'Build.dockerfile'),
+      `FROM ${fixture.base}\nCOPY sub/x.txt /x.txt\n`,
+    );
     await writeFile(join(ctx, 'sub', 'x.txt'), 'x\n');
     const tar = execFileSync('tar', ['-C', ctx, '-cf', '-', '.']);
-    const out = join(work, 'out2');
+    const out = join(fixture.work, 'out2');
     const res = await runKiln(
       [
         'build',
@@ -55,7 +54,7 @@ describe('kiln build inputs', () => {
         'sub/Build.dockerfile',
         '--progress=quiet',
         '--cache-dir',
-        join(work, 'cache'),
+        join(fixture.work, 'cache'),
         '-o',
         out,
         '-',
@@ -67,22 +66,22 @@ describe('kiln build inputs', () => {
   });
 
   it('takes a bare Dockerfile on stdin as `docker build -` does, with an empty context', async () => {
-    const out = join(work, 'out3');
+    const out = join(fixture.work, 'out3');
     const res = await runKiln(
-      ['build', '--progress=quiet', '--cache-dir', join(work, 'cache'), '-o', out, '-'],
-      { input: `FROM ${base}\nRUN echo made > /made\n` },
+      ['build', '--progress=quiet', '--cache-dir', join(fixture.work, 'cache'), '-o', out, '-'],
+      { input: `FROM ${fixture.base}\nRUN echo made > /made\n` },
     );
     assert.equal(res.code, 0, res.stderr);
     assert.equal(await readFile(join(out, 'made'), 'utf8'), 'made\n');
   });
 
   it('resolves -f against the current directory, not the context', async () => {
-    const ctx = join(work, 'ctx4');
-    const elsewhere = join(work, 'elsewhere');
+    const ctx = join(fixture.work, 'ctx4');
+    const elsewhere = join(fixture.work, 'elsewhere');
     await mkdir(ctx);
     await mkdir(elsewhere);
-    await writeFile(join(elsewhere, 'My.dockerfile'), `FROM ${base}\nRUN echo f > /f\n`);
-    const out = join(work, 'out4');
+    await writeFile(join(elsewhere, 'My.dockerfile'), `FROM ${fixture.base}\nRUN echo f > /f\n`);
+    const out = join(fixture.work, 'out4');
     const res = await runKiln(
       [
         'build',
@@ -90,7 +89,7 @@ describe('kiln build inputs', () => {
         'My.dockerfile',
         '--progress=quiet',
         '--cache-dir',
-        join(work, 'cache'),
+        join(fixture.work, 'cache'),
         '-o',
         out,
         ctx,
@@ -105,10 +104,10 @@ describe('kiln build inputs', () => {
     const res = await runKiln([
       'build',
       '-f',
-      join(work, 'nope'),
+      join(fixture.work, 'nope'),
       '--cache-dir',
-      join(work, 'cache'),
-      work,
+      join(fixture.work, 'cache'),
+      fixture.work,
     ]);
     assert.equal(res.code, 2);
     assert.match(res.stderr, /Dockerfile not found: .*nope/);

@@ -2,16 +2,15 @@
  * The local cache under concurrency and crashes: two kiln processes on one cache dir agree on
  * every step, and a build killed with SIGKILL at any point leaves nothing a rebuild trusts wrongly.
  */
+
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pushFixture } from './support/images.js';
+import { useBusyboxRegistry } from './support/busybox-registry.js';
 import { jsonEvents, KILN_BIN, runKiln } from './support/kiln.js';
-import { startRegistry, type TestRegistry } from './support/registry.js';
 
 const FILES = 3000;
 
@@ -42,22 +41,10 @@ function killTree(child: ChildProcess): void {
 }
 
 describe('local cache safety', () => {
-  let registry: TestRegistry;
-  let base: string;
-  let work: string;
-
-  before(async () => {
-    registry = await startRegistry();
-    base = await pushFixture('busybox', registry.host);
-    work = await mkdtemp(join(tmpdir(), 'kiln-cache-safety-'));
-  });
-  after(async () => {
-    await registry?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  const fixture = useBusyboxRegistry('cache-safety');
 
   async function context(name: string, dockerfile: string): Promise<string> {
-    const dir = join(work, name);
+    const dir = join(fixture.work, name);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'Dockerfile'), dockerfile);
     await writeFile(join(dir, 'input.txt'), `input of ${name}\n`);
@@ -67,9 +54,9 @@ describe('local cache safety', () => {
   it('lets two kiln processes build one Dockerfile on one cache dir with the same digest', async () => {
     const ctx = await context(
       'concurrent',
-      `FROM ${base}\nCOPY input.txt /\nRUN date +%s%N > /stamp && sleep 1\nRUN date +%s%N > /stamp2\n`,
+      `FROM ${fixture.base}\nCOPY input.txt /\nRUN date +%s%N > /stamp && sleep 1\nRUN date +%s%N > /stamp2\n`,
     );
-    const cacheDir = join(work, 'cache-concurrent');
+    const cacheDir = join(fixture.work, 'cache-concurrent');
     const build = (i: number) =>
       runKiln([
         'build',
@@ -77,7 +64,7 @@ describe('local cache safety', () => {
         '--cache-dir',
         cacheDir,
         '-o',
-        `type=oci,dest=${join(work, `concurrent-${i}`)},tar=false`,
+        `type=oci,dest=${join(fixture.work, `concurrent-${i}`)},tar=false`,
         ctx,
       ]);
     const [a, b] = await Promise.all([build(1), build(2)]);
@@ -91,9 +78,9 @@ describe('local cache safety', () => {
   it('does not reuse a snapshot whose run died before writing its record', async () => {
     const ctx = await context(
       'orphan',
-      `FROM ${base}\nRUN date +%s%N > /stamp\nRUN cp /stamp /stamp2\n`,
+      `FROM ${fixture.base}\nRUN date +%s%N > /stamp\nRUN cp /stamp /stamp2\n`,
     );
-    const cacheDir = join(work, 'cache-orphan');
+    const cacheDir = join(fixture.work, 'cache-orphan');
     const build = (out: string) =>
       runKiln([
         'build',
@@ -104,18 +91,18 @@ describe('local cache safety', () => {
         `type=local,dest=${out}`,
         ctx,
       ]);
-    const first = await build(join(work, 'orphan-1'));
+    const first = await build(join(fixture.work, 'orphan-1'));
     assert.equal(first.code, 0, first.stderr);
     // What a kill between the snapshot commit and the record write leaves: snapshots, no records.
     await rm(join(cacheDir, 'records'), { recursive: true, force: true });
 
-    const out = join(work, 'orphan-2');
+    const out = join(fixture.work, 'orphan-2');
     const second = await build(out);
     assert.equal(second.code, 0, second.stderr);
     const stamp = await readFile(join(out, 'stamp'), 'utf8');
     assert.notEqual(
       stamp,
-      await readFile(join(work, 'orphan-1', 'stamp'), 'utf8'),
+      await readFile(join(fixture.work, 'orphan-1', 'stamp'), 'utf8'),
       'RUN ran again',
     );
     assert.equal(await readFile(join(out, 'stamp2'), 'utf8'), stamp, 'the next RUN saw this run');
@@ -124,10 +111,10 @@ describe('local cache safety', () => {
   it('rebuilds correctly after SIGKILL at different points of a long RUN', async () => {
     const ctx = await context(
       'killed',
-      `FROM ${base}\nRUN mkdir /data && i=0; while [ $i -lt ${FILES} ]; do i=$((i+1)); ` +
+      `FROM ${fixture.base}\nRUN mkdir /data && i=0; while [ $i -lt ${FILES} ]; do i=$((i+1)); ` +
         `echo "file $i" > /data/f$i; done; echo wrote-all\n`,
     );
-    const cacheDir = join(work, 'cache-killed');
+    const cacheDir = join(fixture.work, 'cache-killed');
     const args = ['build', '--progress=json', '--cache-dir', cacheDir, ctx];
     // Kill during the RUN, right after it printed its last line (diff, blob, snapshot, record),
     // and a little later.
@@ -159,7 +146,7 @@ describe('local cache safety', () => {
       killTree(child);
       await exited;
 
-      const out = join(work, 'killed-out');
+      const out = join(fixture.work, 'killed-out');
       await rm(out, { recursive: true, force: true });
       const res = await runKiln([
         'build',

@@ -2,15 +2,14 @@
  * `kiln prune` on a cache that real builds filled: old entries go, new ones stay, and the cache
  * still builds afterwards.
  */
+
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { scanCache } from '../src/cache/prune-inventory.js';
-import { pushFixture } from './support/images.js';
+import { useBusyboxRegistry } from './support/busybox-registry.js';
 import { jsonEvents, runKiln } from './support/kiln.js';
-import { startRegistry, type TestRegistry } from './support/registry.js';
 
 const HOUR = 3600_000;
 
@@ -31,26 +30,14 @@ async function recordFiles(cacheDir: string): Promise<Set<string>> {
 }
 
 describe('kiln prune', () => {
-  let registry: TestRegistry;
-  let base: string;
-  let work: string;
-
-  before(async () => {
-    registry = await startRegistry();
-    base = await pushFixture('busybox', registry.host);
-    work = await mkdtemp(join(tmpdir(), 'kiln-prune-'));
-  });
-  after(async () => {
-    await registry?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  const fixture = useBusyboxRegistry('prune');
 
   async function context(name: string): Promise<string> {
-    const dir = join(work, name);
+    const dir = join(fixture.work, name);
     await mkdir(dir, { recursive: true });
     await writeFile(
       join(dir, 'Dockerfile'),
-      `FROM ${base}\nRUN echo ${name} > /${name}.txt\nRUN echo more-${name} >> /${name}.txt\n`,
+      `FROM ${fixture.base}\nRUN echo ${name} > /${name}.txt\nRUN echo more-${name} >> /${name}.txt\n`,
     );
     return dir;
   }
@@ -66,7 +53,7 @@ describe('kiln prune', () => {
   }
 
   it('removes entries unused for longer than until, and the cache builds again afterwards', async () => {
-    const cache = join(work, 'cache-until');
+    const cache = join(fixture.work, 'cache-until');
     const oldCtx = await context('old');
     assert.equal((await build(cache, oldCtx)).code, 0);
     await ageCache(cache, 48 * HOUR);
@@ -100,7 +87,7 @@ describe('kiln prune', () => {
   });
 
   it('keeps the most recently used entries within --keep-storage', async () => {
-    const cache = join(work, 'cache-keep');
+    const cache = join(fixture.work, 'cache-keep');
     assert.equal((await build(cache, await context('first'))).code, 0);
     await ageCache(cache, 2 * HOUR);
     const firstRecords = await recordFiles(cache);
@@ -140,8 +127,8 @@ describe('kiln prune', () => {
     assert.equal((await recordFiles(cache)).size, secondRecords.length);
   });
 
-  it('removes everything with --all, base layers included', async () => {
-    const cache = join(work, 'cache-all');
+  it('removes everything with --all, fixture.base layers included', async () => {
+    const cache = join(fixture.work, 'cache-all');
     assert.equal((await build(cache, await context('all'))).code, 0);
     const res = await runKiln(['prune', '--all', '--cache-dir', cache]);
     assert.equal(res.code, 0, res.stderr);
@@ -152,10 +139,10 @@ describe('kiln prune', () => {
   });
 
   it('rejects a bad size or filter with exit code 2', async () => {
-    const size = await runKiln(['prune', '--keep-storage', 'lots', '--cache-dir', work]);
+    const size = await runKiln(['prune', '--keep-storage', 'lots', '--cache-dir', fixture.work]);
     assert.equal(size.code, 2, size.stderr);
     assert.match(size.stderr, /not a size/);
-    const filter = await runKiln(['prune', '--filter', 'type=exec', '--cache-dir', work]);
+    const filter = await runKiln(['prune', '--filter', 'type=exec', '--cache-dir', fixture.work]);
     assert.equal(filter.code, 2, filter.stderr);
     assert.match(filter.stderr, /unknown filter "type"/);
   });
