@@ -139,6 +139,16 @@ async function applyLayer(layerDir, mergedDir) {
     }
     if (d) await fsp.rm(dst, { recursive: true, force: true });
     await fsp.rename(src, dst);
+    if (s.isDirectory()) await stripWhiteouts(dst);
+  }
+}
+
+/** A directory new in this layer has nothing below it to hide: its markers are dropped. */
+async function stripWhiteouts(dir) {
+  for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.name.startsWith('.wh.')) await fsp.rm(path, { recursive: true, force: true });
+    else if (entry.isDirectory()) await stripWhiteouts(path);
   }
 }
 
