@@ -295,4 +295,21 @@ describe('kiln in a container without CAP_SYS_ADMIN or user namespaces', () => {
     const greeting = none.flat().find((e) => e.path === '/app/greeting.txt');
     assert.equal(greeting?.xattrs?.['user.kiln.note'], 'a2VwdA==', 'COPY kept the xattr');
   });
+
+  it('lets kiln executor fall back to building without namespaces here, as kaniko does', async () => {
+    await writeFile(join(box.rootfs, '.dockerenv'), '');
+    const res = await inBox(box, [
+      process.execPath,
+      KILN,
+      'executor',
+      '--context=dir:///build/ctx',
+      '--no-push',
+      '--oci-layout-path=/build/exec-layout',
+      '--cache-dir=/build/exec-cache',
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /without them .* as kaniko does/);
+    const index = JSON.parse(await readFile(join(box.build, 'exec-layout', 'index.json'), 'utf8'));
+    assert.equal(index.manifests.length, 1);
+  });
 });

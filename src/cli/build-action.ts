@@ -44,7 +44,11 @@ export async function runBuildCommand(invocation: BuildInvocation): Promise<numb
 
   try {
     const request = invocation.prepare(bus);
-    const childExit = await reexecInUserNamespace({ isolation: request.isolation });
+    const childExit = await reexecInUserNamespace({
+      isolation: request.isolation,
+      ...(request.containerFallback ? { containerFallback: true } : {}),
+      onFallback: (message) => bus.emit({ type: 'warning', message }),
+    });
     if (childExit !== undefined) return childExit;
 
     const abort = new AbortController();

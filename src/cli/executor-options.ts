@@ -265,6 +265,7 @@ export function toExecutorPlan(args: ExecutorArgs, host: ExecutorHost): Executor
     secrets: [],
     network: 'default',
     isolation: 'auto',
+    containerFallback: true,
     insecureRegistries: [...new Set(insecure)],
     registryMirrors: mirrorsOf(args, env, warnings),
     rewriteTimestamp: reproducible,

@@ -74,6 +74,8 @@ export interface BuildRequest {
   ssh?: SshSpec[];
   network: NetworkMode;
   isolation: Isolation;
+  /** `kiln executor`: with auto isolation, build without namespaces inside a restricted container. */
+  containerFallback?: boolean;
   insecureRegistries: string[];
   registryMirrors: string[];
   /** Clamp new layer mtimes to SOURCE_DATE_EPOCH (kaniko --reproducible, rewrite-timestamp=true). */

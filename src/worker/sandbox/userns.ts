@@ -152,6 +152,13 @@ export async function checkIsolationNone(
 
 export interface ReexecOptions {
   isolation: Isolation;
+  /**
+   * With 'auto': when neither a user nor a mount namespace can be made and kiln runs inside a
+   * container, fall back to 'none' (kaniko's model) instead of failing. `kiln executor` asks
+   * for this; `kiln build` does not, as its contract says auto never means none.
+   */
+  containerFallback?: boolean;
+  onFallback?: (message: string) => void;
   /** Arguments after the node binary; defaults to this process's (execArgv, script and args). */
   args?: string[];
   env?: NodeJS.ProcessEnv;
@@ -170,7 +177,21 @@ export async function reexecInUserNamespace(opts: ReexecOptions): Promise<number
     process.env[SANDBOX_ENV] = 'none';
     return undefined;
   }
-  const isolation = opts.isolation === 'auto' ? await detectIsolation() : opts.isolation;
+  let isolation: 'userns' | 'chroot';
+  try {
+    isolation = opts.isolation === 'auto' ? await detectIsolation() : opts.isolation;
+  } catch (err) {
+    // kaniko's own model: in a container that allows no namespaces, build without them.
+    const hint = opts.containerFallback
+      ? await containerHint({ env: opts.env ?? process.env })
+      : undefined;
+    if (!hint || !(err instanceof BuildError)) throw err;
+    opts.onFallback?.(
+      `no namespaces can be made here (${err.message}); building inside this container without them (${hint}), as kaniko does`,
+    );
+    process.env[SANDBOX_ENV] = 'none';
+    return undefined;
+  }
   if (opts.isolation === 'userns' || opts.isolation === 'chroot') await checkRequested(isolation);
 
   const args = opts.args ?? [...process.execArgv, ...process.argv.slice(1)];
