@@ -52,16 +52,20 @@ export function dispatchExpose(
 ): void {
   state.config.ExposedPorts ??= {};
   const exposed = state.config.ExposedPorts;
+  const these = new Set<string>();
   for (const raw of ports.flatMap((p) => x.words(p))) {
     const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(raw);
     if (!match) throw new DockerfileError('EXPOSE_INVALID', `EXPOSE: invalid port "${raw}"`, loc);
     const proto = (match[3] ?? 'tcp').toLowerCase();
     const first = Number(match[1]);
     const last = match[2] === undefined ? first : Number(match[2]);
-    for (let port = first; port <= last; port++) exposed[`${port}/${proto}`] = {};
+    for (let port = first; port <= last; port++) {
+      exposed[`${port}/${proto}`] = {};
+      these.add(`${port}/${proto}`);
+    }
   }
-  state.config.ExposedPorts = exposed;
-  const keys = Object.keys(exposed).sort();
+  // The history line names this instruction's ports only (Go's %v of a map: sorted keys).
+  const keys = [...these].sort();
   history(state, `EXPOSE map[${keys.map((k) => `${k}:{}`).join(' ')}]`);
 }
 
@@ -100,7 +104,7 @@ export function dispatchVolume(
     volumes[v] = {};
   }
   state.config.Volumes = volumes;
-  history(state, `VOLUME ${goSliceQuote(paths.map((p) => x.word(p)))}`);
+  history(state, `VOLUME [${paths.map((p) => x.word(p)).join(' ')}]`);
 }
 
 export function dispatchStopSignal(
@@ -119,17 +123,24 @@ export function dispatchStopSignal(
 
 export function dispatchShell(state: StageState, shell: string[]): void {
   state.config.Shell = shell;
-  history(state, `SHELL ${goSliceQuote(shell)}`);
+  history(state, `SHELL [${shell.join(' ')}]`);
 }
 
 export function dispatchHealthcheck(state: StageState, health: HealthConfig): void {
   state.config.Healthcheck = health;
-  history(state, `HEALTHCHECK &{${goSliceQuote(health.Test ?? [])} ${health.Interval ?? 0}}`);
+  // Go's %q of the HealthConfig struct: quoted strings, durations as Duration.String, retries
+  // as a quoted rune.
+  const d = (ns: number | undefined): string => JSON.stringify(goDuration(ns ?? 0));
+  const fields = [health.Interval, health.Timeout, health.StartPeriod].map(d);
+  history(
+    state,
+    `HEALTHCHECK &{${goSliceQuote(health.Test ?? [])} ${fields.join(' ')} ${goRune(health.Retries ?? 0)}}`,
+  );
 }
 
 export function dispatchOnbuild(state: StageState, trigger: string): void {
+  // BuildKit records the trigger in the config only: no history entry.
   state.config.OnBuild = [...(state.config.OnBuild ?? []), trigger];
-  history(state, `ONBUILD ${trigger}`);
 }
 
 export function dispatchMaintainer(state: StageState, x: Expander, name: string): void {
@@ -140,4 +151,42 @@ export function dispatchMaintainer(state: StageState, x: Expander, name: string)
 /** Go's %q of a []string, as BuildKit writes CMD and ENTRYPOINT into the history. */
 export function goSliceQuote(items: string[]): string {
   return `[${items.map((s) => JSON.stringify(s)).join(' ')}]`;
+}
+
+/** Go's time.Duration.String for the durations a Dockerfile can give. */
+export function goDuration(ns: number): string {
+  if (ns === 0) return '0s';
+  if (ns < 1000) return `${ns}ns`;
+  if (ns < 1_000_000) return `${trim(ns / 1000)}µs`;
+  if (ns < 1_000_000_000) return `${trim(ns / 1_000_000)}ms`;
+  const totalSeconds = ns / 1_000_000_000;
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  const seconds = `${trim(totalSeconds % 60)}s`;
+  if (hours > 0) return `${hours}h${minutes}m${seconds}`;
+  if (minutes > 0) return `${minutes}m${seconds}`;
+  return seconds;
+}
+
+function trim(n: number): string {
+  return String(Number(n.toFixed(9)));
+}
+
+/** Go's %q of an int: the quoted rune. */
+export function goRune(n: number): string {
+  const named: Record<number, string> = {
+    7: 'a',
+    8: 'b',
+    9: 't',
+    10: 'n',
+    11: 'v',
+    12: 'f',
+    13: 'r',
+  };
+  if (named[n]) return `'\\${named[n]}'`;
+  if (n === 39) return "'\\''";
+  if (n === 92) return "'\\\\'";
+  if (n >= 32 && n < 127) return `'${String.fromCharCode(n)}'`;
+  if (n < 128) return `'\\x${n.toString(16).padStart(2, '0')}'`;
+  return `'${String.fromCodePoint(n)}'`;
 }

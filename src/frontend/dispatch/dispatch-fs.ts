@@ -49,7 +49,12 @@ export function dispatchRun(state: StageState, input: RunInput, location: Source
   const proxyEnv = [...input.proxyArgs].map(([k, v]) => `${k}=${v}`);
 
   const shown = argv.join(' ');
-  const shownArgs = [...hiding, ...argEnv];
+  // The history lists the ARGs this stage declared, in order and with repeats, as BuildKit
+  // writes them (an ARG without a value as `K=`); ENV-shadowed ones are left out.
+  const shownArgs = (state.argDecls ?? [])
+    .filter((k) => !PROXY_ARGS.has(k) && (!imageEnv.has(k) || argHidesEnv(state, k)))
+    .map((k) => `${k}=${state.args.get(k) ?? ''}`);
+  void hiding;
   const prefix = shownArgs.length > 0 ? `|${shownArgs.length} ${shownArgs.join(' ')} ` : '';
   addVertex(
     state,
@@ -130,7 +135,9 @@ export function dispatchCopy(
         ...(input.keepGitDir === undefined ? {} : { keepGitDir: input.keepGitDir }),
         ...(input.unpack === undefined ? {} : { unpack: input.unpack }),
       },
-      createdBy: `${input.instruction} ${[...flags.filter((f) => !f.startsWith('--from')), ...shown, dest].join(' ')} # buildkit`,
+      // As BuildKit writes it: sources and the destination as written (expanded, not resolved
+      // against WORKDIR), without the flags.
+      createdBy: `${input.instruction} ${[...shown, x.word(input.dest)].join(' ')} # buildkit`,
       location,
     },
     `${input.instruction} ${words}`,
@@ -182,6 +189,7 @@ export function dispatchArg(
   const shown: string[] = [];
   for (const pair of pairs) {
     const name = x.word(pair.name);
+    state.argDecls = [...(state.argDecls ?? []), name];
     let value = buildArgs.get(name);
     if (value === undefined && pair.value !== undefined) value = x.word(pair.value);
     if (value === undefined) value = metaArgs.get(name);

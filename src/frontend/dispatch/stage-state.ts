@@ -26,6 +26,8 @@ export interface StageState {
    * until a later ENV sets the name again; the image config never sees it. Absent: none.
    */
   argsOverEnv?: Set<string>;
+  /** The names of the ARG instructions of this stage, in order, repeats kept (for history). */
+  argDecls?: string[];
   /** Whether CMD was set in this stage; ENTRYPOINT resets only an inherited CMD. */
   cmdSet: boolean;
   vertices: Vertex[];

@@ -173,10 +173,13 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
       continue;
     }
     if (match.stat.isDirectory()) {
+      // A destination directory that COPY creates for a directory's contents is made as BuildKit
+      // makes it: 0755 (or --chmod), owned by --chown or root, whatever the source directory's
+      // own owner and mode (they matter only for directories inside it).
       await writer.ensureDir(destRaw, {
         stat: match.stat,
-        owner: ownerOf(match.stat),
-        mode: modeOf(match.stat),
+        owner: spec.chown ?? { uid: 0, gid: 0 },
+        mode: spec.chmod === undefined ? 0o755 : modeOf(match.stat),
       });
       await copyTree(writer, match.hostPath, match.rel, destRaw, '', {
         // .dockerignore speaks of context paths, not of trees kiln fetched (git sources).
