@@ -4,6 +4,7 @@
  * arithmetic, no globbing).
  */
 
+import { isSpaceRune } from '../dockerfile/go-string.js';
 import { ShellError } from './shell-error.js';
 import { replacePattern, trimPrefixPattern, trimSuffixPattern } from './shell-pattern.js';
 
@@ -47,21 +48,6 @@ function toGetter(env: ShellEnv): (name: string) => string | undefined {
   return (name) => (Object.hasOwn(record, name) ? record[name] : undefined);
 }
 
-function isSpace(cp: number): boolean {
-  if (cp <= 0xff) {
-    return (cp >= 0x09 && cp <= 0x0d) || cp === 0x20 || cp === 0x85 || cp === 0xa0;
-  }
-  return (
-    cp === 0x1680 ||
-    (cp >= 0x2000 && cp <= 0x200a) ||
-    cp === 0x2028 ||
-    cp === 0x2029 ||
-    cp === 0x202f ||
-    cp === 0x205f ||
-    cp === 0x3000
-  );
-}
-
 const LETTER = /^\p{L}$/u;
 const DIGIT = /^\p{Nd}$/u;
 
@@ -87,7 +73,7 @@ class Words {
   private inWord = false;
 
   addChar(cp: number): void {
-    if (isSpace(cp)) {
+    if (isSpaceRune(cp)) {
       if (this.inWord && this.word.length !== 0) {
         this.words.push(this.word);
         this.word = '';
