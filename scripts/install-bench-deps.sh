@@ -6,25 +6,9 @@
 set -euo pipefail
 PACKAGES=(docker.io buildah)
 
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  if [[ "$status" != "installed" ]]; then
-    missing+=("$pkg")
-  fi
-done
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-bench-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
-if [[ $(id -u) -ne 0 ]]; then
-  echo "install-bench-deps: missing Debian packages: ${missing[*]} (run as root, or skip them:" >&2
-  echo "  KILN_BENCH_SKIP=buildkit,buildah npm run bench)" >&2
-  exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-echo "install-bench-deps: installing ${missing[*]}"
-apt-get update -qq >/dev/null
+# shellcheck source=lib/apt-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-install.sh"
 # dockerd is started by the bench itself on a private socket; policy-rc.d may refuse the service.
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "install-bench-deps: installed ${missing[*]}"
+apt_install_missing install-bench-deps \
+  "run as root, or skip the anchors: KILN_BENCH_SKIP=buildkit,buildah npm run bench" \
+  "${PACKAGES[@]}"

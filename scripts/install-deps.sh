@@ -21,27 +21,7 @@ PACKAGES=(
 # openssh-client     ssh-agent, ssh-add and ssh-keygen for the RUN --mount=type=ssh tests
 PACKAGES+=(openssh-client)
 
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  if [[ "$status" != "installed" ]]; then
-    missing+=("$pkg")
-  fi
-done
-
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
-
-if [[ $(id -u) -ne 0 ]]; then
-  echo "install-deps: missing Debian packages: ${missing[*]}" >&2
-  echo "install-deps: run this script as root (or: sudo apt-get install ${missing[*]})" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-echo "install-deps: installing ${missing[*]}"
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "install-deps: installed ${missing[*]}"
+# shellcheck source=lib/apt-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-install.sh"
+apt_install_missing install-deps "run this script as root (or: sudo apt-get install the packages above)" \
+  "${PACKAGES[@]}"
