@@ -1,36 +1,34 @@
 /**
  * Real RUN steps in kiln's sandbox, as root (identity-mapped user namespace) and as the
- * unprivileged user `kprobe` (subuid range). Needs root to start both.
+ * unprivileged test user (made with a subuid range by test/support/users.ts). Needs root.
  */
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ensureTestUser } from './support/users.js';
 
 const driver = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-sandbox-driver.js');
 const isRoot = process.getuid?.() === 0;
-const hasKprobe = spawnSync('id', ['kprobe']).status === 0;
+// The unprivileged user is created (with its subordinate id range) when missing, never skipped.
+const user = isRoot ? await ensureTestUser() : undefined;
 
-function run(asUser: 'root' | 'kprobe', scenario: string): Record<string, unknown> {
+function run(asUser: 'root' | 'unprivileged', scenario: string): Record<string, unknown> {
   const argv = [process.execPath, driver, scenario];
   const out =
     asUser === 'root'
       ? execFileSync(argv[0] as string, argv.slice(1), { cwd: '/tmp' })
-      : execFileSync('/usr/sbin/runuser', ['-u', 'kprobe', '--', ...argv], {
+      : execFileSync('/usr/sbin/runuser', ['-u', user?.name ?? 'nobody', '--', ...argv], {
           cwd: '/tmp',
           env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
         });
   return JSON.parse(out.toString()) as Record<string, unknown>;
 }
 
-for (const asUser of ['root', 'kprobe'] as const) {
-  const skip = !isRoot
-    ? 'needs root'
-    : asUser === 'kprobe' && !hasKprobe
-      ? 'no kprobe user'
-      : false;
+for (const asUser of ['root', 'unprivileged'] as const) {
+  const skip = isRoot ? false : 'needs root';
   describe(`RUN in the sandbox as ${asUser}`, { skip }, () => {
     test('records exactly the files written, chowned, made setuid and deleted, with a whiteout', () => {
       const r = run(asUser, 'changes');
