@@ -4,31 +4,23 @@
  * and a rebuild whose steps are all cached still exports every output type.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { pushFixture } from './support/images.js';
+import { before, describe, it } from 'node:test';
+import { useBusyboxRegistry } from './support/busybox-registry.js';
 import { jsonEvents, runKiln } from './support/kiln.js';
 import { skopeoInspect } from './support/oci-tools.js';
-import { startRegistry, type TestRegistry } from './support/registry.js';
 
 describe('kiln build with bad input and failing outputs', () => {
-  let registry: TestRegistry;
+  const fixture = useBusyboxRegistry('errors');
   let work: string;
   let ctx: string;
 
   before(async () => {
-    registry = await startRegistry();
-    const base = await pushFixture('busybox', registry.host);
-    work = await mkdtemp(join(tmpdir(), 'kiln-errors-'));
+    work = fixture.work;
     ctx = join(work, 'ctx');
     await mkdir(ctx);
-    await writeFile(join(ctx, 'Dockerfile'), `FROM ${base}\nRUN echo one > /one\n`);
-  });
-  after(async () => {
-    await registry?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${fixture.base}\nRUN echo one > /one\n`);
   });
 
   it('exits 2 on usage errors of any command', async () => {
