@@ -9,7 +9,6 @@ ARG TOOLS=.tmp/image-tools
 COPY ${TOOLS}/ /
 COPY package.json /kiln/package.json
 COPY node_modules/commander /kiln/node_modules/commander
-COPY node_modules/undici /kiln/node_modules/undici
 COPY node_modules/fs-xattr /kiln/node_modules/fs-xattr
 COPY dist/src /kiln/dist/src
 RUN mkdir -p /workspace /kaniko/.docker /kaniko/cache \

@@ -71,3 +71,28 @@ export class RegistryError extends BuildError {
     this.status = status;
   }
 }
+
+/**
+ * An HTTP request failed below HTTP: the connection (refused, reset, closed early), TLS, or a
+ * timeout. `code` is the system's own (ECONNRESET, ECONNREFUSED, a TLS code such as
+ * DEPTH_ZERO_SELF_SIGNED_CERT) or kiln's for what kiln measures itself: HTTP_CONNECT_TIMEOUT,
+ * HTTP_HEADERS_TIMEOUT, HTTP_BODY_TIMEOUT.
+ */
+export class NetworkError extends BuildError {
+  constructor(code: string, message: string, cause?: unknown) {
+    super(code, message, cause === undefined ? {} : { cause });
+    this.name = 'NetworkError';
+  }
+
+  /** Wraps a socket or TLS error, keeping its code; a NetworkError passes through. */
+  static from(err: unknown): NetworkError {
+    if (err instanceof NetworkError) return err;
+    const code = (err as { code?: unknown } | undefined)?.code;
+    const message = err instanceof Error ? err.message : String(err);
+    return new NetworkError(
+      typeof code === 'string' ? code : 'HTTP_CONNECTION_FAILED',
+      message,
+      err,
+    );
+  }
+}

@@ -37,6 +37,7 @@ async function withProxy(
   decide: (r: { method: string; url: string }, i: number) => Fault,
   run: (proxy: FaultProxy, client: RegistryClient, retries: RetryInfo[]) => Promise<void>,
   retry = { retries: 3, minDelayMs: 10, maxDelayMs: 40 },
+  timeoutMs?: number,
 ) {
   const proxy = await startFaultProxy(registry.host, decide);
   const retries: RetryInfo[] = [];
@@ -44,6 +45,7 @@ async function withProxy(
     credentials: anonymous,
     retry,
     onRetry: (info) => retries.push(info),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
   });
   try {
     await run(proxy, client, retries);
@@ -91,6 +93,37 @@ describe('retries through a fault-injecting proxy', () => {
         const body = await readAll(await client.getBlob(`${proxy.host}/app`, layer.digest));
         assert.deepEqual(body, layer.bytes);
         assert.equal(retries.length, 1);
+      },
+    );
+  });
+
+  test('retries a manifest pull whose response headers time out', async () => {
+    await withProxy(
+      (_r, i) => (i === 0 ? { kind: 'stall' } : { kind: 'pass' }),
+      async (proxy, client, retries) => {
+        const m = await client.getManifest(parseReference(`${proxy.host}/app:v1`));
+        assert.equal(m.digest, manifestDigest);
+        assert.deepEqual(
+          retries.map((r) => r.reason),
+          ['HTTP_HEADERS_TIMEOUT'],
+        );
+      },
+      undefined,
+      300,
+    );
+  });
+
+  test('fails a manifest pull cut off mid-body with REGISTRY_UNREACHABLE', async () => {
+    await withProxy(
+      (r) => (r.method === 'GET' ? { kind: 'truncate' } : { kind: 'pass' }),
+      async (proxy, client) => {
+        await assert.rejects(
+          client.getManifest(parseReference(`${proxy.host}/app:v1`)),
+          (err: unknown) =>
+            err instanceof RegistryError &&
+            err.code === 'REGISTRY_UNREACHABLE' &&
+            /cannot reach .* \(ECONNRESET\)/.test(err.message),
+        );
       },
     );
   });

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { request } from 'undici';
+import { HttpClient } from '../src/net/http-client.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { createSigningKey, signToken } from './support/token-server.js';
 
+const http = new HttpClient();
+after(() => http.close());
+
 async function status(url: string, headers: Record<string, string> = {}) {
-  const res = await request(url, { headers });
+  const res = await http.request({ url, headers });
   await res.body.dump();
-  return { status: res.statusCode, challenge: String(res.headers['www-authenticate'] ?? '') };
+  return { status: res.status, challenge: String(res.headers['www-authenticate'] ?? '') };
 }
 
 function basic(user: string, password: string): string {
@@ -65,8 +68,8 @@ describe('the test registry in token mode', () => {
   async function fetchToken(scope: string, user = 'kiln', password = 'kiln-secret') {
     const ts = registry.tokenServer!;
     const url = `${ts.realm}?service=${ts.service}&scope=${encodeURIComponent(scope)}`;
-    const res = await request(url, { headers: { authorization: basic(user, password) } });
-    assert.equal(res.statusCode, 200);
+    const res = await http.request({ url, headers: { authorization: basic(user, password) } });
+    assert.equal(res.status, 200);
     return ((await res.body.json()) as { token: string }).token;
   }
 

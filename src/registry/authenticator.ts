@@ -5,11 +5,11 @@
  * cached per registry and scope set until shortly before they expire; concurrent requests for the
  * same scopes share one token fetch.
  */
-import { request } from 'undici';
 import { RegistryError } from '../errors.js';
+import type { ResponseBody } from '../net/response-body.js';
 import type { AuthChallenge } from './auth-challenge.js';
 import type { Credential, CredentialProvider } from './credentials.js';
-import type { RegistryTransport } from './transport.js';
+import type { HttpResponse, RegistryTransport } from './transport.js';
 
 interface CachedToken {
   token: string;
@@ -97,7 +97,7 @@ export class Authenticator {
   ): Promise<CachedToken> {
     const realm = challenge.params.realm!;
     const service = challenge.params.service;
-    const headers: Record<string, string> = { 'user-agent': this.transport.userAgent };
+    const headers: Record<string, string> = {};
     let method: 'GET' | 'POST' = 'GET';
     let body: string | undefined;
     const url = new URL(realm);
@@ -123,14 +123,9 @@ export class Authenticator {
     }
 
     const realmName = `${url.origin}${url.pathname}`;
-    let res: Awaited<ReturnType<typeof request>>;
+    let res: HttpResponse;
     try {
-      res = await request(url, {
-        dispatcher: await this.transport.dispatcherFor(url.href),
-        method,
-        headers,
-        body: body ?? null,
-      });
+      res = await this.transport.request({ method, url, headers, body: body ?? null });
     } catch (err) {
       throw new RegistryError(
         'REGISTRY_UNREACHABLE',
@@ -140,7 +135,7 @@ export class Authenticator {
         err,
       );
     }
-    if (res.statusCode === 401 || res.statusCode === 403) {
+    if (res.status === 401 || res.status === 403) {
       await res.body.dump();
       throw new RegistryError(
         'REGISTRY_UNAUTHORIZED',
@@ -148,25 +143,22 @@ export class Authenticator {
           ? `the token server of ${host} rejected the stored credentials`
           : `the token server of ${host} requires credentials`,
         host,
-        res.statusCode,
+        res.status,
       );
     }
-    if (res.statusCode !== 200) {
+    if (res.status !== 200) {
       await res.body.dump();
       throw new RegistryError(
         'REGISTRY_AUTH_FAILED',
-        `the token server ${realmName} of ${host} answered HTTP ${res.statusCode}`,
+        `the token server ${realmName} of ${host} answered HTTP ${res.status}`,
         host,
-        res.statusCode,
+        res.status,
       );
     }
     return this.readToken(res.body, host);
   }
 
-  private async readToken(
-    body: Awaited<ReturnType<typeof request>>['body'],
-    host: string,
-  ): Promise<CachedToken> {
+  private async readToken(body: ResponseBody, host: string): Promise<CachedToken> {
     let json: { token?: string; access_token?: string; expires_in?: number };
     try {
       json = (await body.json()) as typeof json;

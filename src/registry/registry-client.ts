@@ -23,7 +23,7 @@ import {
   parseReference,
   repositoryName,
 } from './reference.js';
-import { digestMismatch, statusError } from './registry-errors.js';
+import { digestMismatch, statusError, transportError } from './registry-errors.js';
 import { type CallRequest, RegistryHttp, type RetryInfo } from './registry-http.js';
 import { type ResolvedImage, resolveImage } from './resolve-image.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
@@ -279,7 +279,13 @@ export class RegistryClient {
         name,
       );
     }
-    const bytes = Buffer.from(await res.body.arrayBuffer());
+    let bytes: Buffer;
+    try {
+      bytes = await res.body.buffer();
+    } catch (err) {
+      // A connection lost mid-body is a network failure like one lost before the headers.
+      throw transportError(err, 'pull manifest', name, registry);
+    }
     const expected = ref.digest ?? header(res.headers, 'docker-content-digest');
     const digest = digestOf(bytes, expected ?? 'sha256:');
     // By tag, the registry's header is a claim worth checking too: a proxy that rewrote the body

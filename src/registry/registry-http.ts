@@ -4,7 +4,7 @@
  * body is a one-shot stream is never repeated here; its caller restarts the whole operation.
  */
 import type { Readable } from 'node:stream';
-import { KilnError } from '../errors.js';
+import { KilnError, NetworkError } from '../errors.js';
 import { parseChallenges } from './auth-challenge.js';
 import type { Authenticator } from './authenticator.js';
 import { transportError } from './registry-errors.js';
@@ -78,7 +78,7 @@ export class RegistryHttp {
         }
         // The user's own configuration (a broken config.json, a failing credential helper) is
         // not a network failure: report it as it is.
-        if (err instanceof KilnError) throw err;
+        if (err instanceof KilnError && !(err instanceof NetworkError)) throw err;
         throw transportError(err, req.what, req.reference, hostOf(req.registry));
       }
 
@@ -108,7 +108,7 @@ export class RegistryHttp {
     if (authorization) headers.authorization = authorization;
     const url = /^https?:\/\//.test(req.path) ? req.path : endpoint.origin + req.path;
     const body = typeof req.body === 'function' ? await req.body() : req.body;
-    return this.transport.send(endpoint, {
+    return this.transport.send({
       method: req.method,
       url,
       headers,

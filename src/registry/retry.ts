@@ -34,11 +34,10 @@ const NETWORK_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
+  // kiln's HTTP client's own (src/net/http-client.ts).
+  'HTTP_CONNECT_TIMEOUT',
+  'HTTP_HEADERS_TIMEOUT',
+  'HTTP_BODY_TIMEOUT',
 ]);
 
 function codesOf(err: unknown): string[] {

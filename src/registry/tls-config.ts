@@ -6,7 +6,6 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
 import { InputError } from '../errors.js';
 
 export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
@@ -39,18 +38,16 @@ async function readText(file: string, what: string): Promise<string> {
 
 let systemCa: Promise<string[]> | undefined;
 
+/** node:tls loads only here, so a process that never speaks TLS does not load it. */
+async function bundledRoots(): Promise<string[]> {
+  return [...(await import('node:tls')).rootCertificates];
+}
+
 /** The system CA bundle, or Node's bundled roots when the file does not exist. */
 export function systemCertificates(file = SYSTEM_CA_FILE): Promise<string[]> {
-  if (file !== SYSTEM_CA_FILE) {
-    return fs.readFile(file, 'utf8').then(
-      (text) => [text],
-      () => [...tls.rootCertificates],
-    );
-  }
-  systemCa ??= fs.readFile(file, 'utf8').then(
-    (text) => [text],
-    () => [...tls.rootCertificates],
-  );
+  const read = () => fs.readFile(file, 'utf8').then((text) => [text], bundledRoots);
+  if (file !== SYSTEM_CA_FILE) return read();
+  systemCa ??= read();
   return systemCa;
 }
 

@@ -1,13 +1,19 @@
 /**
- * HTTP exchanges with registries on undici: which scheme and TLS trust a host gets, one connection
- * pool per host, and redirects. Scheme rules, as in Docker: hosts on 127.0.0.0/8, ::1 and
- * `localhost` speak plain HTTP; hosts listed as insecure try HTTPS without verification and fall
+ * HTTP exchanges with registries: which scheme and TLS trust a host gets; connection pools and
+ * redirects are kiln's HTTP client's (src/net/http-client.ts). Scheme rules, as in Docker: hosts
+ * on 127.0.0.0/8, ::1 and `localhost` speak plain HTTP; hosts listed as insecure try HTTPS without verification and fall
  * back to HTTP; a host with its own CA or client certificate (certs.d or a CA file) always uses
  * verified HTTPS, loopback or not; everything else uses verified HTTPS.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
+import {
+  HttpClient,
+  type HttpMethod,
+  type HttpRequest,
+  type HttpResponse,
+  type TlsOptions,
+} from '../net/http-client.js';
 import { DOCKER_HUB } from './reference.js';
 import { hostTls, type TlsSettings } from './tls-config.js';
 
@@ -26,12 +32,11 @@ export interface Endpoint {
   host: string;
   /** `scheme://host[:port]` the API lives at. */
   origin: string;
-  dispatcher: Dispatcher;
 }
 
-export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type { HttpMethod, HttpResponse };
 
-export interface HttpRequest {
+export interface TransportRequest {
   method: HttpMethod;
   url: string;
   headers: Record<string, string>;
@@ -40,16 +45,8 @@ export interface HttpRequest {
   followRedirects?: boolean;
 }
 
-export interface HttpResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Dispatcher.ResponseData['body'];
-  /** The URL that answered, after redirects. */
-  url: string;
-}
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
+const DOCKER_HUB_API = 'registry-1.docker.io';
 
 /** Whether a HOST[:PORT] is on the loopback interface. */
 export function isLoopbackHost(host: string): boolean {
@@ -70,19 +67,24 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
 export class RegistryTransport {
   private readonly options: TransportOptions;
   private readonly endpoints = new Map<string, Promise<Endpoint>>();
-  private readonly agents = new Map<string, Promise<Agent>>();
+  private readonly http: HttpClient;
   private readonly insecure: Set<string>;
 
   constructor(options: TransportOptions = {}) {
     this.options = options;
     this.insecure = new Set((options.insecure ?? []).map((h) => h.toLowerCase()));
+    this.http = new HttpClient({
+      tls: (host) => this.tlsFor(host),
+      headersTimeoutMs: options.timeoutMs ?? 60_000,
+      bodyTimeoutMs: options.timeoutMs ?? 300_000,
+    });
   }
 
   get userAgent(): string {
     return this.options.userAgent ?? 'kiln';
   }
 
-  /** Resolves scheme and connection pool for a registry; cached, safe to call concurrently. */
+  /** Resolves the scheme for a registry; cached, safe to call concurrently. */
   endpoint(name: string): Promise<Endpoint> {
     let found = this.endpoints.get(name);
     if (!found) {
@@ -93,74 +95,39 @@ export class RegistryTransport {
     return found;
   }
 
-  /** A pool for any URL (token realms, redirect targets), with the host's TLS settings. */
-  async dispatcherFor(url: string): Promise<Dispatcher> {
-    const u = new URL(url);
-    return this.agent(u.host.toLowerCase(), this.insecure.has(u.host.toLowerCase()));
+  /** One request to a registry, following redirects when asked (GET and HEAD only). */
+  send(req: TransportRequest): Promise<HttpResponse> {
+    return this.request({
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      body: req.body ?? null,
+      maxRedirects: req.followRedirects ? MAX_REDIRECTS : 0,
+    });
   }
 
-  /** One request, following redirects; drops Authorization when a redirect leaves the origin. */
-  async send(endpoint: Endpoint, req: HttpRequest): Promise<HttpResponse> {
-    let url = req.url;
-    let method = req.method;
-    let headers = { 'user-agent': this.userAgent, ...req.headers };
-    let dispatcher: Dispatcher = endpoint.dispatcher;
-    const canFollow = req.followRedirects && (method === 'GET' || method === 'HEAD');
-    for (let hop = 0; ; hop++) {
-      const res = await request(url, {
-        dispatcher,
-        method,
-        headers,
-        body: req.body ?? null,
-        headersTimeout: this.options.timeoutMs ?? 60_000,
-        bodyTimeout: this.options.timeoutMs ?? 300_000,
-      });
-      const location = header(res.headers, 'location');
-      if (!canFollow || !REDIRECTS.has(res.statusCode) || !location || hop >= MAX_REDIRECTS) {
-        return { status: res.statusCode, headers: res.headers, body: res.body, url };
-      }
-      await res.body.dump();
-      const next = new URL(location, url);
-      if (next.origin !== new URL(url).origin) {
-        // A blob redirect usually points at object storage with its own signed query; the
-        // registry's credentials must not travel there.
-        const { authorization: _dropped, ...rest } = headers as Record<string, string>;
-        headers = rest as typeof headers;
-        dispatcher =
-          next.origin === endpoint.origin
-            ? endpoint.dispatcher
-            : await this.dispatcherFor(next.href);
-      }
-      if (res.statusCode === 303) method = 'GET';
-      url = next.href;
-    }
+  /** Any request (a token realm too) with kiln's User-Agent and each host's TLS settings. */
+  request(req: HttpRequest): Promise<HttpResponse> {
+    return this.http.request({ ...req, headers: { 'user-agent': this.userAgent, ...req.headers } });
   }
 
   async close(): Promise<void> {
-    const agents = await Promise.allSettled([...this.agents.values()]);
-    await Promise.all(agents.flatMap((a) => (a.status === 'fulfilled' ? [a.value.close()] : [])));
-    this.agents.clear();
+    await this.http.close();
     this.endpoints.clear();
   }
 
-  private agent(host: string, skipVerify: boolean): Promise<Agent> {
-    const key = `${host}\n${skipVerify}`;
-    let found = this.agents.get(key);
-    if (!found) {
-      found = (async () => {
-        const tls = await hostTls(host, this.options);
-        return new Agent({
-          connect: {
-            ca: tls.ca,
-            ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
-            rejectUnauthorized: !skipVerify,
-          },
-        });
-      })();
-      this.agents.set(key, found);
-      found.catch(() => this.agents.delete(key));
-    }
-    return found;
+  /**
+   * The TLS settings for a host a URL names. Docker Hub's API host takes docker.io's certs.d
+   * entry, as in Docker. A host with its own CA or client certificate is always verified.
+   */
+  private async tlsFor(urlHost: string): Promise<TlsOptions> {
+    const host = urlHost === DOCKER_HUB_API ? DOCKER_HUB : urlHost;
+    const tls = await hostTls(host, this.options);
+    return {
+      ca: tls.ca,
+      ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
+      rejectUnauthorized: tls.configured || !this.insecure.has(host),
+    };
   }
 
   private async resolveEndpoint(name: string): Promise<Endpoint> {
@@ -168,44 +135,24 @@ export class RegistryTransport {
     if (explicit) {
       const scheme = explicit[1]!.toLowerCase();
       const host = explicit[2]!.toLowerCase();
-      const dispatcher = await this.agent(host, this.insecure.has(host));
-      return { name, host, origin: `${scheme}://${host}`, dispatcher };
+      return { name, host, origin: `${scheme}://${host}` };
     }
 
     const host = name.toLowerCase();
-    const apiHost = host === DOCKER_HUB ? 'registry-1.docker.io' : host;
+    const apiHost = host === DOCKER_HUB ? DOCKER_HUB_API : host;
     const configured = (await hostTls(host, this.options)).configured;
-    if (configured) {
-      return {
-        name,
-        host,
-        origin: `https://${apiHost}`,
-        dispatcher: await this.agent(host, false),
-      };
-    }
+    if (configured) return { name, host, origin: `https://${apiHost}` };
     if (this.insecure.has(host)) {
-      const dispatcher = await this.agent(host, true);
-      const https = await this.answersHttps(`https://${apiHost}/v2/`, dispatcher);
-      return { name, host, origin: `${https ? 'https' : 'http'}://${apiHost}`, dispatcher };
+      const https = await this.answersHttps(`https://${apiHost}/v2/`);
+      return { name, host, origin: `${https ? 'https' : 'http'}://${apiHost}` };
     }
     const scheme = isLoopbackHost(host) ? 'http' : 'https';
-    return {
-      name,
-      host,
-      origin: `${scheme}://${apiHost}`,
-      dispatcher: await this.agent(host, false),
-    };
+    return { name, host, origin: `${scheme}://${apiHost}` };
   }
 
-  private async answersHttps(url: string, dispatcher: Dispatcher): Promise<boolean> {
+  private async answersHttps(url: string): Promise<boolean> {
     try {
-      const res = await request(url, {
-        dispatcher,
-        method: 'GET',
-        headers: { 'user-agent': this.userAgent },
-        headersTimeout: 5000,
-        bodyTimeout: 5000,
-      });
+      const res = await this.request({ url, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
       await res.body.dump();
       return true;
     } catch {

@@ -11,8 +11,12 @@ export type Fault =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Buffer }
   /** Close the socket without an answer. */
   | { kind: 'reset' }
+  /** Never answer (until the proxy stops). */
+  | { kind: 'stall' }
   /** Forward, but flip one byte of the response body. */
-  | { kind: 'corrupt' };
+  | { kind: 'corrupt' }
+  /** Forward the headers and the first body chunk, then close the socket. */
+  | { kind: 'truncate' };
 
 export interface SeenRequest {
   method: string;
@@ -44,6 +48,10 @@ export async function startFaultProxy(
       req.socket.destroy();
       return;
     }
+    if (fault.kind === 'stall') {
+      req.resume();
+      return;
+    }
     if (fault.kind === 'status') {
       req.resume();
       res.writeHead(fault.status, fault.headers ?? {});
@@ -65,6 +73,12 @@ export async function startFaultProxy(
           headers.location = headers.location.replace(`//${target}`, `//${proxyHost}`);
         }
         res.writeHead(up.statusCode ?? 502, headers);
+        if (fault.kind === 'truncate') {
+          up.once('data', (chunk: Buffer) => {
+            res.write(chunk.subarray(0, Math.ceil(chunk.length / 2)), () => res.destroy());
+          });
+          return;
+        }
         if (fault.kind !== 'corrupt') {
           up.pipe(res);
           return;

@@ -10,8 +10,8 @@ import { chmod, mkdtemp, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { BuildError, InputError } from '../../errors.js';
+import { HttpClient } from '../../net/http-client.js';
 import { systemCertificates } from '../../registry/tls-config.js';
 import { redactUrl } from './add-source.js';
 
@@ -54,16 +54,8 @@ export function parseChecksum(checksum: string): { algorithm: string; hex: strin
   return { algorithm, hex };
 }
 
-let dispatcher: Promise<Dispatcher> | undefined;
-
-function httpDispatcher(): Promise<Dispatcher> {
-  dispatcher ??= systemCertificates().then((ca) =>
-    new Agent({ connect: { ca } }).compose(
-      interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }),
-    ),
-  );
-  return dispatcher;
-}
+/** One pool for every download of the process; its idle connections do not hold the exit. */
+const http = new HttpClient({ tls: async () => ({ ca: await systemCertificates() }) });
 
 /** Fetches `url` into a new directory under the scratch dir. */
 export async function downloadFile(url: string, options: DownloadOptions): Promise<Download> {
@@ -73,21 +65,23 @@ export async function downloadFile(url: string, options: DownloadOptions): Promi
   const file = path.join(dir, 'content');
 
   try {
-    const response = await request(url, {
-      method: 'GET',
-      dispatcher: await httpDispatcher(),
-      headers: { 'user-agent': 'kiln' },
-      ...(options.signal ? { signal: options.signal } : {}),
-    }).catch((err: Error) => {
-      throw new BuildError('ADD_DOWNLOAD_FAILED', `cannot download ${shown}: ${err.message}`, {
-        cause: err,
+    const response = await http
+      .request({
+        url,
+        headers: { 'user-agent': 'kiln' },
+        maxRedirects: MAX_REDIRECTIONS,
+        ...(options.signal ? { signal: options.signal } : {}),
+      })
+      .catch((err: Error) => {
+        throw new BuildError('ADD_DOWNLOAD_FAILED', `cannot download ${shown}: ${err.message}`, {
+          cause: err,
+        });
       });
-    });
-    if (response.statusCode < 200 || response.statusCode >= 300) {
-      await response.body.dump().catch(() => {});
+    if (response.status < 200 || response.status >= 300) {
+      await response.body.dump();
       throw new BuildError(
         'ADD_DOWNLOAD_FAILED',
-        `cannot download ${shown}: the server answered ${response.statusCode}`,
+        `cannot download ${shown}: the server answered ${response.status}`,
       );
     }
 
