@@ -14,9 +14,10 @@ set -euo pipefail
 #   attr libcap2-bin   getfattr/setfattr and setcap/getcap, to check xattrs and capabilities
 #   ca-certificates    the CA bundle copied into the node test image
 #   passwd util-linux  useradd for the unprivileged test user; unshare
+#   strace             tells which programs a build ran (a cached build must run none)
 PACKAGES=(
   skopeo umoci runc docker-registry busybox-static uidmap pigz zstd gzip tar
-  apache2-utils openssl attr libcap2-bin ca-certificates passwd util-linux
+  apache2-utils openssl attr libcap2-bin ca-certificates passwd util-linux strace
 )
 # openssh-client     ssh-agent, ssh-add and ssh-keygen for the RUN --mount=type=ssh tests
 PACKAGES+=(openssh-client)

@@ -2,8 +2,9 @@ import { KilnError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
 import type { BuildRequest } from '../solver/build-request.js';
 import { type BuildOutcome, runBuild } from '../solver/run-build.js';
-import { reexecInUserNamespace } from '../worker/sandbox/userns.js';
+import { activeIsolation, reexecInUserNamespace } from '../worker/sandbox/userns.js';
 import { type BuildFlags, toBuildRequest } from './build-options.js';
+import { mayTryCached, tryCachedBuild } from './cached-build.js';
 import { errorEvent } from './error-event.js';
 import { attachProgress } from './progress.js';
 import { writeResultFiles } from './result-files.js';
@@ -44,6 +45,12 @@ export async function runBuildCommand(invocation: BuildInvocation): Promise<numb
 
   try {
     const request = invocation.prepare(bus);
+    // A build that the cache answers whole needs no namespace: try that before making one.
+    if (activeIsolation() === undefined && mayTryCached(request)) {
+      const cached = await withSignals((signal) => tryCachedBuild(request, bus, signal));
+      if (typeof cached === 'number') return cached;
+      if (cached !== undefined) return await succeed(cached, invocation, bus);
+    }
     const childExit = await reexecInUserNamespace({
       isolation: request.isolation,
       ...(request.containerFallback ? { containerFallback: true } : {}),
@@ -51,30 +58,46 @@ export async function runBuildCommand(invocation: BuildInvocation): Promise<numb
     });
     if (childExit !== undefined) return childExit;
 
-    const abort = new AbortController();
-    const interrupted = onSignals(abort);
-    try {
-      const outcome = await runBuild(request, bus, abort.signal);
-      await invocation.finish(outcome);
-      bus.emit({
-        type: 'result',
-        ...(outcome.manifestDigest ? { digest: outcome.manifestDigest } : {}),
-        ...(outcome.configDigest ? { config_digest: outcome.configDigest } : {}),
-        names: outcome.names,
-      });
-      return 0;
-    } catch (err) {
-      const signal = interrupted.signal();
-      if (signal) return signal === 'SIGINT' ? 130 : 143;
-      throw err;
-    } finally {
-      interrupted.dispose();
-    }
+    const built = await withSignals((signal) => runBuild(request, bus, signal));
+    return typeof built === 'number' ? built : await succeed(built, invocation, bus);
   } catch (err) {
     bus.emit(errorEvent(err));
     return err instanceof KilnError ? err.exitCode : 1;
   } finally {
     finish();
+  }
+}
+
+async function succeed(
+  outcome: BuildOutcome,
+  invocation: BuildInvocation,
+  bus: EventBus,
+): Promise<number> {
+  await invocation.finish(outcome);
+  bus.emit({
+    type: 'result',
+    ...(outcome.manifestDigest ? { digest: outcome.manifestDigest } : {}),
+    ...(outcome.configDigest ? { config_digest: outcome.configDigest } : {}),
+    names: outcome.names,
+  });
+  return 0;
+}
+
+/**
+ * Runs a build that SIGINT and SIGTERM abort; resolves its result, or the exit code of the
+ * signal that interrupted it (130, 143).
+ */
+async function withSignals<T>(build: (signal: AbortSignal) => Promise<T>): Promise<T | number> {
+  const abort = new AbortController();
+  const interrupted = onSignals(abort);
+  try {
+    return await build(abort.signal);
+  } catch (err) {
+    const signal = interrupted.signal();
+    if (signal) return signal === 'SIGINT' ? 130 : 143;
+    throw err;
+  } finally {
+    interrupted.dispose();
   }
 }
 

@@ -37,6 +37,7 @@ export class BuildServices implements SolverServices {
   readonly images: ImageSource;
   readonly noCache: boolean;
   readonly concurrency: number;
+  readonly canExecute: boolean;
   readonly epoch: SourceDateEpoch | undefined;
   private readonly snapshots: SnapshotStore;
   private readonly layers: LayerSnapshots;
@@ -55,7 +56,9 @@ export class BuildServices implements SolverServices {
     private readonly blobs: BlobStore,
     readonly records: RecordStore,
     private readonly ignore: (rel: string) => boolean,
+    options: { canExecute: boolean } = { canExecute: true },
   ) {
+    this.canExecute = options.canExecute;
     this.platform = request.platform ? parsePlatform(request.platform) : hostPlatform();
     const client = new RegistryClient({
       insecure: request.insecureRegistries,
@@ -113,7 +116,8 @@ export class BuildServices implements SolverServices {
         sourceRepository: image.repository,
       }));
       // Pull every layer now, in parallel with whatever else runs; a step waits only for its own.
-      for (const layer of layers) this.fetchLayer(layer).catch(() => {});
+      // A build outside the sandbox runs no step: an export fetches what it needs by itself.
+      if (this.canExecute) for (const layer of layers) this.fetchLayer(layer).catch(() => {});
       this.bus.emit({ type: 'step', id, name, status: 'done', duration_ms: Date.now() - started });
       return {
         layers,

@@ -12,6 +12,7 @@ import { findIgnoreFile } from '../frontend/ignore/index.js';
 import type { Descriptor } from '../image/oci-types.js';
 import type { BuildRequest } from './build-request.js';
 import { BuildServices } from './build-services.js';
+import { SandboxNeeded } from './sandbox-needed.js';
 import { Solver } from './solver.js';
 import { readStdinContext } from './stdin-context.js';
 
@@ -23,15 +24,28 @@ export interface BuildOutcome {
   names: string[];
 }
 
+export interface RunBuildOptions {
+  /**
+   * False outside the namespaces: the build may only use the cache, and the first step that
+   * would have to run throws SandboxNeeded (see solver/sandbox-needed.ts).
+   */
+  canExecute: boolean;
+}
+
 /** Reads and plans the Dockerfile, solves the target stage and writes every requested output. */
 export async function runBuild(
   request: BuildRequest,
   bus: EventBus,
   signal: AbortSignal,
+  options: RunBuildOptions = { canExecute: true },
 ): Promise<BuildOutcome> {
+  // stdin can be read once: only the process that may run steps reads it.
+  const readsStdin = request.contextFromStdin || request.dockerfileFromStdin;
+  if (readsStdin && !options.canExecute) throw new SandboxNeeded('reading stdin');
   await ensureCacheDir(request.cacheDir);
-  if (!request.contextFromStdin)
-    return buildWith(request, await readDockerfile(request), bus, signal);
+  if (!request.contextFromStdin) {
+    return buildWith(request, await readDockerfile(request), bus, signal, options);
+  }
   const stdin = await readStdinContext(path.join(request.cacheDir, 'tmp'));
   try {
     const dockerfilePath = path.resolve(stdin.contextDir, request.dockerfilePath);
@@ -47,6 +61,7 @@ export async function runBuild(
       stdin.dockerfile ?? (await readDockerfile(resolved)),
       bus,
       signal,
+      options,
     );
   } finally {
     await stdin.dispose();
@@ -58,6 +73,7 @@ async function buildWith(
   source: Buffer,
   bus: EventBus,
   signal: AbortSignal,
+  options: RunBuildOptions,
 ): Promise<BuildOutcome> {
   const parsed = parseDockerfile(source, request.dockerfileDisplayName);
   for (const w of parsed.warnings) {
@@ -74,6 +90,7 @@ async function buildWith(
     blobs,
     new RecordStore(request.cacheDir, blobs),
     ignore,
+    options,
   );
 
   const plan = await planBuild(parsed, {
@@ -100,6 +117,10 @@ async function buildWith(
     const outcome = await exportOutputs(result, request, services, bus, signal);
     await services.cache.exportAll(result.key, signal);
     return outcome;
+  } catch (err) {
+    // A step that had to run canceled the rest; what the cancel broke elsewhere is not the news.
+    const first = solver.signal.reason;
+    throw first instanceof SandboxNeeded ? first : err;
   } finally {
     signal.removeEventListener('abort', onAbort);
     await services.close();

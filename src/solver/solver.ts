@@ -1,10 +1,11 @@
 import type { RecordStore } from '../cache/record-store.js';
 import type { StepRecord } from '../cache/step-record.js';
-import { BuildError, KilnError } from '../errors.js';
+import { BuildError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { BuildPlan, StagePlan, Vertex } from '../graph/plan.js';
 import type { History } from '../image/oci-types.js';
 import { cacheKey } from './cache-key.js';
+import { SandboxNeeded } from './sandbox-needed.js';
 import { Semaphore } from './semaphore.js';
 import { clampCreated, type SourceDateEpoch } from './source-date-epoch.js';
 import type { LayerInfo, StageResult } from './stage-result.js';
@@ -18,6 +19,11 @@ export interface SolverServices {
   records: RecordStore;
   noCache: boolean;
   concurrency: number;
+  /**
+   * False in the outer process, which has no namespaces yet: a step that is not cached stops the
+   * build with SandboxNeeded instead of running, and the build is done again inside.
+   */
+  canExecute: boolean;
   /** SOURCE_DATE_EPOCH: clamps new history times; with rewriteTimestamp it enters every key. */
   epoch?: SourceDateEpoch | undefined;
   /** The base of a stage (scratch or an image): its layers, config and history. */
@@ -152,6 +158,7 @@ export class Solver {
     const { records, noCache } = this.services;
     const cached = noCache ? undefined : await records.get(key);
     if (cached) return { record: cached, executed: false };
+    if (!this.services.canExecute) throw new SandboxNeeded(vertex.name);
     // Another kiln process on the same cache dir may be running this step: wait for it, then
     // take its record, so both builds agree on the layer.
     return records.exclusive(key, this.abort.signal, async () => {
