@@ -28,8 +28,8 @@ export interface DispatchContext {
   buildArgs: Map<string, string>;
   metaArgs: Map<string, string>;
   proxyArgs: Map<string, string>;
-  /** The index of an earlier stage with this name or number, if any. */
-  stageIndex(name: string): number | undefined;
+  /** The index of an earlier stage with this name (or, with byIndex, number), if any. */
+  stageIndex(name: string, byIndex?: boolean): number | undefined;
   platform: Platform;
 }
 
@@ -177,7 +177,7 @@ function dispatchCopyCommand(
   let fromText: string | undefined;
   if (cmd.kind === 'copy' && cmd.from !== undefined) {
     fromText = x.word(cmd.from);
-    const index = ctx.stageIndex(fromText);
+    const index = ctx.stageIndex(fromText, true);
     if (index !== undefined) from = { kind: 'stage', stage: index };
     else if (fromText === String(state.index) || fromText.toLowerCase() === state.label) {
       throw new DockerfileError(

@@ -133,6 +133,54 @@ describe('planBuild()', () => {
     });
     await assert.doesNotReject(copyOnly);
   });
+
+  it('reads a number in FROM and RUN --mount from= as an image, in COPY --from as a stage', async () => {
+    const text =
+      'FROM base AS first\nFROM 0 AS second\nRUN --mount=from=0,target=/m true\n' +
+      'COPY --from=0 /a /a\n';
+    const p = await planBuild(parseDockerfile(text, 'Dockerfile'), {
+      buildArgs: new Map(),
+      platform: PLATFORM,
+      resolveImageConfig: configs({ ...BASE, '0': BASE.base }),
+    });
+    const second = p.stages[1]!;
+    assert.deepEqual(second.base, { kind: 'image', ref: '0', platform: PLATFORM });
+    const [run] = runs(p, 1);
+    assert.equal(run!.mounts?.[0]?.type, 'bind');
+    assert.deepEqual((run!.mounts![0] as { from: unknown }).from, {
+      kind: 'image',
+      ref: '0',
+      platform: PLATFORM,
+    });
+    const copy = second.vertices.map((v) => v.op).find((o) => o.kind === 'copy');
+    assert.deepEqual((copy as { from: unknown }).from, { kind: 'stage', stage: 0 });
+  });
+
+  it('gives an image the platform of its base image, its parent stage or FROM --platform', async () => {
+    // As a registry index does: the config of the manifest for the platform asked for.
+    const byPlatform = async (_ref: string, platform: { os: string; architecture: string }) => ({
+      architecture: platform.architecture,
+      os: platform.os,
+      config: BASE.base,
+      rootfs: { type: 'layers' as const, diff_ids: [] },
+    });
+    const text =
+      'FROM --platform=linux/s390x base AS foreign\nFROM foreign AS child\nCOPY a /a\n' +
+      'FROM --platform=linux/ppc64le scratch AS empty\nCOPY a /a\n';
+    const platformOf = async (target: string) => {
+      const p = await planBuild(parseDockerfile(text, 'Dockerfile'), {
+        buildArgs: new Map(),
+        platform: PLATFORM,
+        resolveImageConfig: byPlatform,
+        target,
+      });
+      const { os, architecture } = p.stages[p.target]!.config;
+      return `${os}/${architecture}`;
+    };
+    assert.equal(await platformOf('foreign'), 'linux/s390x');
+    assert.equal(await platformOf('child'), 'linux/s390x');
+    assert.equal(await platformOf('empty'), 'linux/ppc64le');
+  });
 });
 
 function hostArch(): string {

@@ -60,9 +60,10 @@ export async function planBuild(
   }
 
   const target = findTarget(stages, options.target);
-  const bases = stages.map((s) =>
+  const resolved = stages.map((s) =>
     resolveBaseSpec(s, stages, globals, parsed.directives.escape, options),
   );
+  const bases = resolved.map((r) => r.base);
   const needed = neededStages(target, stages, bases);
 
   // Every base image's config is fetched at once, before any stage is dispatched.
@@ -92,13 +93,15 @@ export async function planBuild(
         buildArgs: options.buildArgs,
         metaArgs: globals,
         proxyArgs: proxyArgs(options.buildArgs),
-        stageIndex: (name) => stageIndexOf(name, stages, stage.index),
+        stageIndex: (name, byIndex) => stageIndexOf(name, stages, stage.index, byIndex),
         platform: options.platform,
       });
     }
     checkRunnable(state, stagePlatform(base, finalStates, options.platform));
     finalStates.set(stage.index, state);
-    plans[stage.index] = toStagePlan(stage, base, state, options.platform);
+    const requested = resolved[stage.index]!.platform;
+    const platform = await imagePlatform(base, requested, configs.get(stage.index), plans);
+    plans[stage.index] = toStagePlan(stage, base, state, platform);
   }
 
   return {
@@ -138,22 +141,31 @@ function findTarget(stages: Stage[], target: string | undefined): number {
   return found.index;
 }
 
-/** A name in FROM/--from names an earlier stage (by name or index) or else an image. */
-function stageIndexOf(name: string, stages: Stage[], before: number): number | undefined {
+/**
+ * A name in FROM, COPY --from or RUN --mount from names an earlier stage, or else an image. Only
+ * COPY --from also takes a stage's index, as BuildKit reads them: elsewhere `0` is an image name.
+ */
+function stageIndexOf(
+  name: string,
+  stages: Stage[],
+  before: number,
+  byIndex = false,
+): number | undefined {
   const lower = name.toLowerCase();
   const byName = stages.find((s) => s.name === lower && s.index < before);
   if (byName) return byName.index;
-  if (/^[0-9]+$/.test(name) && Number(name) < before) return Number(name);
+  if (byIndex && /^[0-9]+$/.test(name) && Number(name) < before) return Number(name);
   return undefined;
 }
 
+/** A stage's base, and the platform its FROM asks for (--platform, else the build's). */
 function resolveBaseSpec(
   stage: Stage,
   stages: Stage[],
   globals: Map<string, string>,
   escapeChar: string,
   options: PlanOptions,
-): BaseSpec {
+): { base: BaseSpec; platform: Platform } {
   const x = expanderFor(stateFromArgs(globals), escapeChar, loc(stage.location));
   const name = x.word(stage.baseName);
   if (name === '') {
@@ -165,10 +177,31 @@ function resolveBaseSpec(
   }
   const platform =
     stage.platform === undefined ? options.platform : parsePlatform(x.word(stage.platform));
-  if (name.toLowerCase() === 'scratch') return { kind: 'scratch' };
+  if (name.toLowerCase() === 'scratch') return { base: { kind: 'scratch' }, platform };
   const index = stageIndexOf(name, stages, stage.index);
-  if (index !== undefined) return { kind: 'stage', stage: index };
-  return { kind: 'image', ref: name, platform };
+  if (index !== undefined) return { base: { kind: 'stage', stage: index }, platform };
+  return { base: { kind: 'image', ref: name, platform }, platform };
+}
+
+/**
+ * The platform an image's config records, as BuildKit's frontend keeps it: the base image's own
+ * (os, architecture, variant of its config), a parent stage's, or for scratch the one FROM asks for.
+ */
+async function imagePlatform(
+  base: BaseSpec,
+  requested: Platform,
+  baseConfig: Promise<ImageConfig> | undefined,
+  plans: StagePlan[],
+): Promise<Platform> {
+  let from: { os?: string; architecture?: string; variant?: string } | undefined;
+  if (base.kind === 'image') from = await baseConfig;
+  if (base.kind === 'stage') from = plans[base.stage]?.config;
+  if (!from?.os || !from.architecture) return requested;
+  return {
+    os: from.os,
+    architecture: from.architecture,
+    ...(from.variant === undefined ? {} : { variant: from.variant }),
+  };
 }
 
 /** The target and every stage it reaches through FROM, COPY --from and RUN --mount from. */
@@ -181,7 +214,7 @@ function neededStages(target: number, stages: Stage[], bases: BaseSpec[]): Set<n
     if (base?.kind === 'stage') visit(base.stage);
     for (const cmd of stages[i]?.commands ?? []) {
       for (const ref of stageRefs(cmd)) {
-        const index = stageIndexOf(ref, stages, i);
+        const index = stageIndexOf(ref, stages, i, cmd.kind === 'copy');
         if (index !== undefined) visit(index);
       }
     }

@@ -113,7 +113,7 @@ function mountFrom(
 ): CopySource {
   const index = scope.stageIndex(from);
   if (index !== undefined) return { kind: 'stage', stage: index };
-  if (from === String(state.index) || from.toLowerCase() === state.label) {
+  if (from.toLowerCase() === state.label) {
     throw new DockerfileError(
       'RUN_MOUNT_FROM_SELF',
       `RUN --mount from=${from}: a stage cannot mount itself`,
