@@ -344,6 +344,22 @@ RUN --mount=type=ssh,id=other,target=/agent test ! -e /agent
       assert.ok(!rootfs.has('/run/buildkit'), 'the socket mountpoint is not in the image');
     });
 
+    it('points SSH_AUTH_SOCK at the first ssh mount even when its agent was not given', async () => {
+      // As BuildKit's LLB does: the variable comes from the mounts as written, and an optional
+      // mount whose agent is missing is then left out.
+      const ctx = await context({
+        Dockerfile: `FROM ${base}
+RUN --mount=type=ssh,id=other --mount=type=ssh,target=/second \\
+    test "$SSH_AUTH_SOCK" = /run/buildkit/ssh_agent.0 && test ! -e "$SSH_AUTH_SOCK" \\
+    && test -S /second && echo ok > /tmp/first-wins
+`,
+      });
+      const res = await build(ctx, ['--ssh', `default=${socket}`]);
+      assert.equal(res.code, 0, res.stderr);
+      const rootfs = await readMergedRootfs(res.layout, 'v1');
+      assert.ok(rootfs.has('/tmp/first-wins'));
+    });
+
     it('fails when a required ssh id was not forwarded', async () => {
       const ctx = await context({
         Dockerfile: `FROM ${base}\nRUN --mount=type=ssh,id=deploy,required true\n`,

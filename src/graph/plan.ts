@@ -27,7 +27,7 @@ export interface RunOp {
   /** Proxy variables from --build-arg: in the environment, never in cache keys or history. */
   proxyEnv: string[];
   cwd: string;
-  /** USER as written (`name`, `uid`, `name:group`); resolved against the stage's /etc/passwd. */
+  /** USER as written (`name`, `uid`, `name:group`, empty for none); resolved at execution. */
   user: string;
   network: NetworkMode;
   /** RUN --mount, absent when there are none (so plain RUN keys stay as they were). */

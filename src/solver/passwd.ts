@@ -44,8 +44,8 @@ function parseGroup(text: string): GroupEntry[] {
 const isNumeric = (s: string): boolean => /^[0-9]+$/.test(s);
 
 /**
- * Resolves `user[:group]` against the image's /etc/passwd and /etc/group texts (either may be
- * missing). A numeric user absent from passwd is allowed, with gid = uid's group 0 as Docker does;
+ * Resolves `user[:group]` (empty: no USER) against the image's /etc/passwd and /etc/group texts
+ * (either may be missing). A numeric user absent from passwd is allowed, with gid = uid's group 0 as Docker does;
  * a named user or group that does not exist is an error.
  */
 export function resolveUser(spec: string, passwd?: string, group?: string): ResolvedUser {
@@ -54,7 +54,9 @@ export function resolveUser(spec: string, passwd?: string, group?: string): Reso
   const colon = spec.indexOf(':');
   const userPart = colon < 0 ? spec : spec.slice(0, colon);
   const groupPart = colon < 0 ? undefined : spec.slice(colon + 1);
-  const userName = userPart === '' ? 'root' : userPart;
+  // No USER at all is uid 0, as runc resolves an empty user: the uid 0 entry when passwd has
+  // one, else no lookup. A named user, root included, must be in passwd.
+  const userName = userPart === '' ? (users.find((u) => u.uid === 0)?.name ?? '0') : userPart;
 
   const entry = isNumeric(userName)
     ? users.find((u) => u.uid === Number(userName))

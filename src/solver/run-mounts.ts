@@ -137,6 +137,10 @@ async function prepareOne(
       return;
     }
     case 'ssh': {
+      // BuildKit points SSH_AUTH_SOCK at the first ssh mount as written, given or not.
+      if (!out.env.some((e) => e.startsWith('SSH_AUTH_SOCK='))) {
+        out.env.push(`SSH_AUTH_SOCK=${m.target}`);
+      }
       const spec = env.ssh.find((s) => s.id === m.id);
       if (spec === undefined) {
         if (!m.required) return;
@@ -147,9 +151,6 @@ async function prepareOne(
       const proxy = await startProxy(spec.socket, dir, index, m);
       releases.push(() => proxy.close());
       out.mounts.push({ kind: 'socket', target: m.target, hostPath: proxy.socketPath });
-      if (!out.env.some((e) => e.startsWith('SSH_AUTH_SOCK='))) {
-        out.env.push(`SSH_AUTH_SOCK=${m.target}`);
-      }
       return;
     }
   }

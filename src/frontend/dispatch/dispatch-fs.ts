@@ -65,7 +65,7 @@ export function dispatchRun(state: StageState, input: RunInput, location: Source
         env,
         proxyEnv,
         cwd: state.config.WorkingDir || '/',
-        user: state.config.User || 'root',
+        user: state.config.User ?? '',
         network: input.network ?? 'default',
         ...(input.mounts.length > 0 ? { mounts: input.mounts } : {}),
       },
@@ -166,7 +166,7 @@ export function dispatchWorkdir(
   addVertex(
     state,
     {
-      op: { kind: 'mkdir', path: resolved, user: state.config.User || 'root' },
+      op: { kind: 'mkdir', path: resolved, user: state.config.User ?? '' },
       createdBy: `WORKDIR ${resolved}`,
       location,
     },
