@@ -16,7 +16,7 @@ if [[ ! -d node_modules ]]; then
   npm ci
 fi
 npm run build
-npx biome check src test scripts bench
+npx biome check src test scripts bench conformance
 
 if [[ ${#args[@]} -gt 0 ]]; then
   files=("${args[@]}")
