@@ -6,22 +6,27 @@
  *  - 'apply': the directory is a whole rootfs; whiteouts delete what they name.
  * No entry may write outside the directory: absolute paths and '..' are refused, and parent
  * directories are resolved inside the root, so symlinks are followed as the container sees them.
+ * File system calls are synchronous: a layer is thousands of small operations that the page cache
+ * answers at once, and a round trip through libuv's thread pool for each cost more than the call.
  */
 import {
-  chmod,
-  lchown,
-  link,
-  lstat,
-  lutimes,
-  mkdir,
-  open,
-  readdir,
-  realpath,
-  rm,
-  symlink,
-} from 'node:fs/promises';
+  chmodSync,
+  closeSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  type Stats,
+  symlinkSync,
+  writeSync,
+} from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { setAttribute } from 'fs-xattr';
+import { setAttributeSync } from 'fs-xattr';
 import { decompress } from '../compress.js';
 import { ExtractError } from '../errors.js';
 import { OPAQUE_WHITEOUT, type TarEntry, WHITEOUT_PREFIX } from './entry.js';
@@ -111,7 +116,7 @@ class LayerExtractor {
     const entry = this.options.names === 'untar' ? untarNames(original) : original;
     if (entry.path === '.') {
       if (entry.type !== 'dir') throw invalid(entry, 'the root of a layer must be a directory');
-      await this.applyDir(this.root, entry);
+      this.applyDir(this.root, entry);
       return;
     }
 
@@ -122,38 +127,40 @@ class LayerExtractor {
       // Deleting from a directory that is not there is a no-op: do not create it to do so.
       const parent =
         this.options.whiteouts === 'apply'
-          ? await this.existingParent(parts, entry.path)
-          : await this.resolveParent(parts, entry.path);
-      if (parent !== undefined) await this.whiteout(entry, parent, base);
+          ? this.existingParent(parts, entry.path)
+          : this.resolveParent(parts, entry.path);
+      if (parent !== undefined) this.whiteout(entry, parent, base);
       return;
     }
-    const parent = await this.resolveParent(parts, entry.path);
+    const parent = this.resolveParent(parts, entry.path);
     const target = join(parent, base);
     this.nodes.delete(target);
-    await this.clear(target, entry.type === 'dir');
+    this.clear(target, entry.type === 'dir');
     this.markCreated(target);
 
     switch (entry.type) {
       case 'dir':
-        await mkdir(target, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EEXIST') throw err;
-        });
-        await this.applyDir(target, entry);
+        try {
+          mkdirSync(target, { mode: 0o700 });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        this.applyDir(target, entry);
         return;
       case 'file':
         await writeContent(target, content);
-        await this.applyOwnerAndXattrs(target, entry);
-        await chmod(target, entry.mode & 0o7777);
-        await this.setTimes(target, entry);
+        this.applyOwnerAndXattrs(target, entry);
+        chmodSync(target, entry.mode & 0o7777);
+        this.setTimes(target, entry);
         return;
       case 'symlink':
         this.resolved.clear();
-        await symlink(entry.linkname ?? '', target);
-        await this.lchown(target, entry);
-        await this.setTimes(target, entry);
+        symlinkSync(entry.linkname ?? '', target);
+        this.lchown(target, entry);
+        this.setTimes(target, entry);
         return;
       case 'hardlink':
-        await link(await this.hardlinkSource(entry), target);
+        linkSync(await this.hardlinkSource(entry), target);
         return;
       case 'char':
       case 'block':
@@ -173,11 +180,11 @@ class LayerExtractor {
     }
   }
 
-  private async resolveParent(parts: string[], entryPath: string): Promise<string> {
+  private resolveParent(parts: string[], entryPath: string): string {
     const key = parts.join('/');
     const cached = this.resolved.get(key);
     if (cached !== undefined) return cached;
-    const parent = await resolveDirInRoot(this.root, parts, entryPath, {
+    const parent = resolveDirInRoot(this.root, parts, entryPath, {
       create: true,
       onCreate: (path) => this.markCreated(path),
     });
@@ -185,9 +192,9 @@ class LayerExtractor {
     return parent;
   }
 
-  private async existingParent(parts: string[], entryPath: string): Promise<string | undefined> {
+  private existingParent(parts: string[], entryPath: string): string | undefined {
     try {
-      return await resolveDirInRoot(this.root, parts, entryPath, { create: false });
+      return resolveDirInRoot(this.root, parts, entryPath, { create: false });
     } catch (err) {
       if (err instanceof ExtractError && err.code === 'LAYER_INVALID_PATH') return undefined;
       throw err;
@@ -199,9 +206,9 @@ class LayerExtractor {
     if (this.options.whiteouts === 'apply') this.created.add(path);
   }
 
-  private async remove(path: string): Promise<void> {
+  private remove(path: string): void {
     this.resolved.clear();
-    await rm(path, { recursive: true, force: true });
+    rmSync(path, { recursive: true, force: true });
   }
 
   async finish(): Promise<ExtractResult> {
@@ -209,10 +216,10 @@ class LayerExtractor {
     // Directory modes and times last: creating children changes a directory's mtime, and a
     // read-only directory would stop an unprivileged extractor from creating them.
     for (const { path, entry, ino } of this.dirs.reverse()) {
-      const stats = await lstat(path).catch(() => undefined);
+      const stats = statOrNone(path);
       if (stats === undefined || !stats.isDirectory() || stats.ino !== ino) continue;
-      await chmod(path, entry.mode & 0o7777);
-      await this.setTimes(path, entry);
+      chmodSync(path, entry.mode & 0o7777);
+      this.setTimes(path, entry);
     }
     const warnings = [...this.warnings.values()].map(({ message, count }) =>
       count > 1 ? `${message} (and ${count - 1} more like it)` : message,
@@ -220,12 +227,12 @@ class LayerExtractor {
     return { entries: this.count, warnings };
   }
 
-  private async whiteout(entry: TarEntry, parent: string, base: string): Promise<void> {
+  private whiteout(entry: TarEntry, parent: string, base: string): void {
     if (base === OPAQUE_WHITEOUT) {
       if (this.options.whiteouts === 'overlay') {
-        await setAttribute(parent, this.opaqueXattr, Buffer.from('y'));
+        setAttributeSync(parent, this.opaqueXattr, Buffer.from('y'));
       } else {
-        await this.removeNotCreated(parent);
+        this.removeNotCreated(parent);
       }
       return;
     }
@@ -236,7 +243,7 @@ class LayerExtractor {
 
     const target = join(parent, name);
     this.nodes.delete(target);
-    await this.remove(target);
+    this.remove(target);
     if (this.options.whiteouts === 'apply') return;
     this.markCreated(target);
     this.nodes.set(target, {
@@ -247,22 +254,21 @@ class LayerExtractor {
   }
 
   /** Makes room for an entry: anything there goes, except a directory that stays a directory. */
-  private async clear(target: string, keepDir: boolean): Promise<void> {
-    const stats = await lstat(target).catch(() => undefined);
+  private clear(target: string, keepDir: boolean): void {
+    const stats = statOrNone(target);
     if (stats === undefined) return;
     if (keepDir && stats.isDirectory()) return;
-    await this.remove(target);
+    this.remove(target);
   }
 
-  private async removeNotCreated(dir: string): Promise<void> {
-    for (const name of await readdir(dir)) {
+  private removeNotCreated(dir: string): void {
+    for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       if (!this.created.has(path)) {
-        await this.remove(path);
+        this.remove(path);
         continue;
       }
-      const stats = await lstat(path);
-      if (stats.isDirectory()) await this.removeNotCreated(path);
+      if (lstatSync(path).isDirectory()) this.removeNotCreated(path);
     }
   }
 
@@ -272,7 +278,7 @@ class LayerExtractor {
     if (base === undefined) throw invalid(entry, 'the hardlink has no target');
     let parent: string;
     try {
-      parent = await resolveDirInRoot(this.root, parts, entry.path, { create: false });
+      parent = resolveDirInRoot(this.root, parts, entry.path, { create: false });
     } catch (err) {
       if (err instanceof ExtractError && err.code === 'LAYER_PATH_ESCAPE') {
         throw new ExtractError('LAYER_LINK_ESCAPE', err.message, entry.path);
@@ -281,16 +287,15 @@ class LayerExtractor {
     }
     const source = join(parent, base);
     if (this.nodes.has(source)) await this.flushNodes();
-    const stats = await lstat(source).catch(() => undefined);
+    const stats = statOrNone(source);
     if (stats === undefined) throw invalid(entry, `hardlink target '${entry.linkname}' is missing`);
     if (stats.isDirectory()) throw invalid(entry, 'a hardlink cannot point at a directory');
     return source;
   }
 
-  private async applyDir(path: string, entry: TarEntry): Promise<void> {
-    await this.applyOwnerAndXattrs(path, entry);
-    const stats = await lstat(path);
-    this.dirs.push({ path, entry, ino: stats.ino });
+  private applyDir(path: string, entry: TarEntry): void {
+    this.applyOwnerAndXattrs(path, entry);
+    this.dirs.push({ path, entry, ino: lstatSync(path).ino });
   }
 
   private async flushNodes(): Promise<void> {
@@ -310,15 +315,15 @@ class LayerExtractor {
         this.warn(`node:${entry.type}`, `skipped ${entry.type} '${entry.path}': mknod refused`);
         continue;
       }
-      await this.applyOwnerAndXattrs(node.path, entry);
-      if (!whiteout) await chmod(node.path, entry.mode & 0o7777);
-      await this.setTimes(node.path, entry);
+      this.applyOwnerAndXattrs(node.path, entry);
+      if (!whiteout) chmodSync(node.path, entry.mode & 0o7777);
+      this.setTimes(node.path, entry);
     }
   }
 
-  private async applyOwnerAndXattrs(path: string, entry: TarEntry): Promise<void> {
+  private applyOwnerAndXattrs(path: string, entry: TarEntry): void {
     // chown clears setuid bits and security.capability, so it goes first.
-    await this.lchown(path, entry);
+    this.lchown(path, entry);
     if (!this.xattrs || entry.xattrs === undefined) return;
     for (const [name, value] of Object.entries(entry.xattrs)) {
       // overlayfs keeps its own state (opaque, redirect, metacopy) in these namespaces; a layer
@@ -328,7 +333,7 @@ class LayerExtractor {
         continue;
       }
       try {
-        await setAttribute(path, name, value);
+        setAttributeSync(path, name, value);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
         this.warn(
@@ -339,10 +344,10 @@ class LayerExtractor {
     }
   }
 
-  private async lchown(path: string, entry: TarEntry): Promise<void> {
+  private lchown(path: string, entry: TarEntry): void {
     if (!this.chown) return;
     try {
-      await lchown(path, entry.uid, entry.gid);
+      lchownSync(path, entry.uid, entry.gid);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EPERM' && code !== 'EINVAL') throw err;
@@ -350,11 +355,11 @@ class LayerExtractor {
     }
   }
 
-  private async setTimes(path: string, entry: TarEntry): Promise<void> {
+  private setTimes(path: string, entry: TarEntry): void {
     // Seconds as a double keep about a microsecond of precision: finer is lost here.
     const whole = entry.mtimeNs / 1_000_000_000n;
     const seconds = Number(whole) + Number(entry.mtimeNs - whole * 1_000_000_000n) / 1e9;
-    await lutimes(path, seconds, seconds);
+    lutimesSync(path, seconds, seconds);
   }
 
   private warn(key: string, message: string): void {
@@ -367,17 +372,23 @@ class LayerExtractor {
 async function writeContent(target: string, content: AsyncIterable<Buffer>): Promise<void> {
   // 'wx' fails if anything (a symlink planted by an earlier entry) is there, so the write can
   // never be redirected.
-  const handle = await open(target, 'wx', 0o600);
+  const fd = openSync(target, 'wx', 0o600);
   try {
     for await (const chunk of content) {
       let offset = 0;
-      while (offset < chunk.length) {
-        const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-        offset += bytesWritten;
-      }
+      while (offset < chunk.length) offset += writeSync(fd, chunk, offset, chunk.length - offset);
     }
   } finally {
-    await handle.close();
+    closeSync(fd);
+  }
+}
+
+/** lstat, or undefined when there is nothing (or nothing this process may look at) there. */
+function statOrNone(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
   }
 }
 

@@ -4,7 +4,7 @@
  * every parent directory of a layer entry, so a symlink in the layer (or a lower layer) cannot
  * redirect a write to the host.
  */
-import { lstat, mkdir, readlink } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ExtractError } from '../errors.js';
 
@@ -33,12 +33,12 @@ function escapeError(
  * The host path of directory `dir` (components relative to the root), with each component
  * resolved inside `root`. `entryPath` is only for error messages.
  */
-export async function resolveDirInRoot(
+export function resolveDirInRoot(
   root: string,
   dir: string[],
   entryPath: string,
   options: ResolveOptions,
-): Promise<string> {
+): string {
   const resolved: string[] = [];
   const pending = [...dir].reverse();
   let links = 0;
@@ -52,12 +52,7 @@ export async function resolveDirInRoot(
       continue;
     }
     const hostPath = join(root, ...resolved, component);
-    let stats: Awaited<ReturnType<typeof lstat>> | undefined;
-    try {
-      stats = await lstat(hostPath);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    const stats: Stats | undefined = lstatSync(hostPath, { throwIfNoEntry: false });
 
     if (stats === undefined) {
       if (!options.create) {
@@ -67,12 +62,12 @@ export async function resolveDirInRoot(
           entryPath,
         );
       }
-      await mkdir(hostPath, { mode: 0o755 });
+      mkdirSync(hostPath, { mode: 0o755 });
       options.onCreate?.(hostPath);
       resolved.push(component);
     } else if (stats.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) throw escapeError(entryPath, 'too many levels of symbolic links');
-      const target = await readlink(hostPath);
+      const target = readlinkSync(hostPath);
       if (target.startsWith('/')) resolved.length = 0;
       for (const part of target.split('/').reverse()) pending.push(part);
     } else if (stats.isDirectory()) {
