@@ -54,7 +54,7 @@ export function dispatchCommand(state: StageState, cmd: Command, ctx: DispatchCo
       dispatchLabel(state, x, pairs(cmd.labels));
       return;
     case 'maintainer':
-      dispatchMaintainer(state, x, cmd.maintainer);
+      dispatchMaintainer(state, cmd.maintainer);
       return;
     case 'user':
       dispatchUser(state, x, cmd.user);

@@ -143,8 +143,9 @@ export function dispatchOnbuild(state: StageState, trigger: string): void {
   state.config.OnBuild = [...(state.config.OnBuild ?? []), trigger];
 }
 
-export function dispatchMaintainer(state: StageState, x: Expander, name: string): void {
-  state.author = x.word(name);
+/** MAINTAINER is taken as written: BuildKit neither expands it nor removes its quotes. */
+export function dispatchMaintainer(state: StageState, name: string): void {
+  state.author = name;
   history(state, `MAINTAINER ${state.author}`);
 }
 

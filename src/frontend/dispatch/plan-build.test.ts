@@ -134,6 +134,12 @@ describe('planBuild()', () => {
     await assert.doesNotReject(copyOnly);
   });
 
+  it('keeps MAINTAINER as written: no expansion, quotes kept', async () => {
+    const p = await plan('FROM base\nENV WHO=x\nMAINTAINER $WHO "q" \\"y\n');
+    assert.equal(p.stages[0]!.config.author, '$WHO "q" \\"y');
+    assert.equal(p.stages[0]!.history.at(-1)?.createdBy, 'MAINTAINER $WHO "q" \\"y');
+  });
+
   it('reads a number in FROM and RUN --mount from= as an image, in COPY --from as a stage', async () => {
     const text =
       'FROM base AS first\nFROM 0 AS second\nRUN --mount=from=0,target=/m true\n' +
