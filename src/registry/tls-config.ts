@@ -7,6 +7,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
+import { extraCaFile } from '../net/extra-ca.js';
 
 export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 export const DOCKER_CERTS_DIR = '/etc/docker/certs.d';
@@ -43,10 +44,24 @@ async function bundledRoots(): Promise<string[]> {
   return [...(await import('node:tls')).rootCertificates];
 }
 
-/** The system CA bundle, or Node's bundled roots when the file does not exist. */
-export function systemCertificates(file = SYSTEM_CA_FILE): Promise<string[]> {
-  const read = () => fs.readFile(file, 'utf8').then((text) => [text], bundledRoots);
-  if (file !== SYSTEM_CA_FILE) return read();
+/**
+ * The system CA bundle (or Node's bundled roots when the file does not exist), plus the file
+ * NODE_EXTRA_CA_CERTS names; an unreadable extra file is skipped, as Node skips it.
+ */
+export function systemCertificates(
+  file = SYSTEM_CA_FILE,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string[]> {
+  const read = async (): Promise<string[]> => {
+    const system = await fs.readFile(file, 'utf8').then((text) => [text], bundledRoots);
+    const extra = extraCaFile(env);
+    if (extra === undefined) return system;
+    return fs.readFile(extra, 'utf8').then(
+      (text) => [...system, text],
+      () => system,
+    );
+  };
+  if (file !== SYSTEM_CA_FILE || env !== process.env) return read();
   systemCa ??= read();
   return systemCa;
 }

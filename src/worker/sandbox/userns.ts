@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { access, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { BuildError, InputError } from '../../errors.js';
+import { childTlsEnv } from '../../net/extra-ca.js';
 import type { XattrPrefix } from '../snapshot/entry-from-stat.js';
 import { containerHint } from './container-hints.js';
 import { readSubidRanges } from './subid-ranges.js';
@@ -195,7 +196,7 @@ export async function reexecInUserNamespace(opts: ReexecOptions): Promise<number
   if (opts.isolation === 'userns' || opts.isolation === 'chroot') await checkRequested(isolation);
 
   const args = opts.args ?? [...process.execArgv, ...process.argv.slice(1)];
-  const env = { ...(opts.env ?? process.env), [SANDBOX_ENV]: isolation };
+  const env = { ...childTlsEnv(opts.env ?? process.env), [SANDBOX_ENV]: isolation };
   const root = process.getuid?.() === 0;
 
   if (isolation === 'chroot') {

@@ -1,0 +1,88 @@
+/**
+ * NODE_EXTRA_CA_CERTS is honoured as Node programs honour it, in the first process and in the
+ * namespaced child (which gets the path under another name, so Node does not parse the bundle at
+ * its start): an ADD from an HTTPS server on loopback whose certificate only that file trusts.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { childTlsEnv, EXTRA_CA_ENV } from '../src/net/extra-ca.js';
+import { useBusyboxRegistry } from './support/busybox-registry.js';
+import { runKiln } from './support/kiln.js';
+
+const execFileAsync = promisify(execFile);
+
+describe('NODE_EXTRA_CA_CERTS', () => {
+  const env = useBusyboxRegistry('extra-ca');
+  let server: Server;
+  let url: string;
+  let certPath: string;
+
+  before(async () => {
+    certPath = join(env.work, 'server.crt');
+    const keyPath = join(env.work, 'server.key');
+    await execFileAsync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '2',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+    ]);
+    const [cert, key] = await Promise.all([readFile(certPath), readFile(keyPath)]);
+    server = createServer({ cert, key }, (_req, res) => res.end('over tls\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/hello.txt`;
+  });
+  after(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+  async function build(name: string, extraEnv: NodeJS.ProcessEnv) {
+    const ctx = join(env.work, name);
+    await mkdir(ctx, { recursive: true });
+    await writeFile(
+      join(ctx, 'Dockerfile'),
+      `FROM ${env.base}\nADD ${url} /hello.txt\nRUN cat /hello.txt > /copy.txt\n`,
+    );
+    const out = join(env.work, `${name}-out`);
+    const { NODE_EXTRA_CA_CERTS: _host, ...base } = process.env;
+    const res = await runKiln(
+      ['build', '--progress=plain', '--cache-dir', join(env.work, `${name}-cache`), '-o', out, ctx],
+      { env: { ...base, ...extraEnv } },
+    );
+    return { res, out };
+  }
+
+  it('trusts the CA it names, in the namespaced child too', async () => {
+    const { res, out } = await build('trusted', { NODE_EXTRA_CA_CERTS: certPath });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await readFile(join(out, 'copy.txt'), 'utf8'), 'over tls\n');
+  });
+
+  it('refuses the same server without it', async () => {
+    const { res } = await build('untrusted', {});
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /certificate/i);
+  });
+
+  it('moves the path to its own variable for a child process', () => {
+    const moved = childTlsEnv({ NODE_EXTRA_CA_CERTS: '/x.pem', PATH: '/bin' });
+    assert.deepEqual(moved, { [EXTRA_CA_ENV]: '/x.pem', PATH: '/bin' });
+    assert.deepEqual(childTlsEnv({ PATH: '/bin' }), { PATH: '/bin' });
+  });
+});
