@@ -2,7 +2,6 @@ import * as posix from 'node:path/posix';
 import type { SourceLocation } from '../../errors.js';
 import type { CopySource, RunMount } from '../../graph/plan.js';
 import type { NetworkMode } from '../../solver/build-request.js';
-import { PROXY_ARGS } from '../../solver/cache-key.js';
 import { redactUrl } from '../../worker/fileops/add-source.js';
 import { commandLine } from './dispatch-config.js';
 import type { Expander } from './expand.js';
@@ -36,8 +35,9 @@ export function dispatchRun(state: StageState, input: RunInput, location: Source
   let env = [...(state.config.Env ?? [])];
   const argEnv: string[] = [];
   const hiding: string[] = [];
+  // A proxy variable that the stage declares as an ARG is a build arg like any other (env, key,
+  // history), as in BuildKit; undeclared ones reach the step as proxyEnv only.
   for (const [k, v] of state.args) {
-    if (PROXY_ARGS.has(k)) continue;
     if (!imageEnv.has(k)) argEnv.push(`${k}=${v}`);
     else if (argHidesEnv(state, k)) {
       env = setEnv(env, k, v);
@@ -46,13 +46,15 @@ export function dispatchRun(state: StageState, input: RunInput, location: Source
   }
   if (!imageEnv.has('PATH')) env.unshift(`PATH=${DEFAULT_PATH}`);
   env.push(...argEnv);
-  const proxyEnv = [...input.proxyArgs].map(([k, v]) => `${k}=${v}`);
+  const proxyEnv = [...input.proxyArgs]
+    .filter(([k]) => !state.args.has(k))
+    .map(([k, v]) => `${k}=${v}`);
 
   const shown = argv.join(' ');
   // The history lists the ARGs this stage declared, in order and with repeats, as BuildKit
   // writes them (an ARG without a value as `K=`); ENV-shadowed ones are left out.
   const shownArgs = (state.argDecls ?? [])
-    .filter((k) => !PROXY_ARGS.has(k) && (!imageEnv.has(k) || argHidesEnv(state, k)))
+    .filter((k) => !imageEnv.has(k) || argHidesEnv(state, k))
     .map((k) => `${k}=${state.args.get(k) ?? ''}`);
   void hiding;
   const prefix = shownArgs.length > 0 ? `|${shownArgs.length} ${shownArgs.join(' ')} ` : '';

@@ -134,6 +134,18 @@ describe('planBuild()', () => {
     await assert.doesNotReject(copyOnly);
   });
 
+  it('treats a declared proxy ARG as any build arg, an undeclared one as proxy env only', async () => {
+    const p = await plan('FROM base\nARG HTTP_PROXY\nRUN true\n', {
+      HTTP_PROXY: 'http://p:1',
+      FTP_PROXY: 'ftp://p:2',
+    });
+    const [run] = runs(p);
+    assert.ok(run!.env.includes('HTTP_PROXY=http://p:1'));
+    assert.deepEqual(run!.proxyEnv, ['FTP_PROXY=ftp://p:2']);
+    const history = p.stages[0]!.history.map((h) => h.createdBy);
+    assert.equal(history.at(-1), 'RUN |1 HTTP_PROXY=http://p:1 /bin/sh -c true # buildkit');
+  });
+
   it('keeps MAINTAINER as written: no expansion, quotes kept', async () => {
     const p = await plan('FROM base\nENV WHO=x\nMAINTAINER $WHO "q" \\"y\n');
     assert.equal(p.stages[0]!.config.author, '$WHO "q" \\"y');
