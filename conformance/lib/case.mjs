@@ -5,7 +5,10 @@
  *               cannot store. $CASE_WORK is the case's work directory outside the context, for
  *               files such as secrets that must not be in the context.
  *   build.json  then deleted: { "args": [...] } extra build flags for both builders,
- *               "kiln": [...] / "docker": [...] for one of them, "expect": see compare.mjs.
+ *               "kiln": [...] / "docker": [...] for one of them, "expect": see compare.mjs,
+ *               "prebuild": [{ "context": DIR, "tag": NAME }] base images that dockerd builds
+ *               from a directory of the case (then removed from the context) and pushes as
+ *               @registry@/conformance/NAME:latest before the case, the same image for both.
  * In build.json strings and in the Dockerfile, @registry@ (the loopback registry's host:port),
  * @http@ (the loopback file server's URL), @ssh@ (the ssh-agent socket) and @work@ (the case's
  * work directory) are replaced before the builds.
@@ -45,10 +48,23 @@ async function prepare(name, env, work, ctx) {
   return config;
 }
 
+/** Builds and pushes the case's base images, and takes their directories out of the context. */
+async function prebuild(config, env, ctx) {
+  for (const { context, tag } of config.prebuild ?? []) {
+    const ref = `${env.registryHost}/conformance/${tag}:latest`;
+    const dir = join(ctx, context);
+    const args = ['build', '--network=host', '--build-arg', `BASE=${env.base}`, '-t', ref, dir];
+    await env.dockerd.docker(args);
+    await env.dockerd.docker(['push', ref]);
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function runCase(name, env) {
   const work = join(env.work, 'cases', name);
   const ctx = join(work, 'context');
   const config = await prepare(name, env, work, ctx);
+  await prebuild(config, env, ctx);
   const common = ['--network=host', '--build-arg', `BASE=${env.base}`, ...(config.args ?? [])];
 
   const kilnTar = join(work, 'kiln.tar');
