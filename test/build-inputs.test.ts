@@ -100,6 +100,27 @@ describe('kiln build inputs', () => {
     assert.equal(await readFile(join(out, 'f'), 'utf8'), 'f\n');
   });
 
+  it('copies a file that a .dockerignore exception re-includes below an excluded directory', async () => {
+    const ctx = join(fixture.work, 'ctx-reinclude');
+    await mkdir(join(ctx, 'dir'), { recursive: true });
+    await writeFile(join(ctx, '.dockerignore'), 'dir\n!dir/keep.txt\n');
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${fixture.base}\nCOPY . /ctx/\n`);
+    await writeFile(join(ctx, 'dir', 'drop.txt'), 'dropped\n');
+    const build = async (keep: string, out: string) => {
+      await writeFile(join(ctx, 'dir', 'keep.txt'), keep);
+      const args = ['build', '--progress=quiet', '--cache-dir', join(fixture.work, 'cache')];
+      const res = await runKiln([...args, '-o', join(fixture.work, out), ctx]);
+      assert.equal(res.code, 0, res.stderr);
+      return join(fixture.work, out, 'ctx', 'dir');
+    };
+    const first = await build('kept\n', 'out-reinclude1');
+    assert.equal(await readFile(join(first, 'keep.txt'), 'utf8'), 'kept\n');
+    await assert.rejects(readFile(join(first, 'drop.txt')));
+    // The COPY's cache key covers the re-included file: a change to it is not served stale.
+    const second = await build('changed\n', 'out-reinclude2');
+    assert.equal(await readFile(join(second, 'keep.txt'), 'utf8'), 'changed\n');
+  });
+
   it('says which file is missing when -f points nowhere, with exit code 2', async () => {
     const res = await runKiln([
       'build',

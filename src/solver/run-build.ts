@@ -8,7 +8,7 @@ import type { EventBus } from '../events/event-bus.js';
 import { exportOutputs } from '../exporter/export-outputs.js';
 import { planBuild } from '../frontend/dispatch/plan-build.js';
 import { parseDockerfile } from '../frontend/dockerfile/index.js';
-import { findIgnoreFile } from '../frontend/ignore/index.js';
+import { contextIgnore, findIgnoreFile } from '../frontend/ignore/index.js';
 import type { Descriptor } from '../image/oci-types.js';
 import type { BuildRequest } from './build-request.js';
 import { BuildServices } from './build-services.js';
@@ -83,7 +83,7 @@ async function buildWith(
   const blobs = new BlobStore(request.cacheDir);
   await blobs.init();
   const ignoreFile = await findIgnoreFile(request.contextDir, request.dockerfilePath);
-  const ignore = (rel: string): boolean => ignoreFile?.matcher.matches(rel) ?? false;
+  const ignore = ignoreFile ? contextIgnore(ignoreFile.matcher, request.contextDir) : () => false;
   const services = new BuildServices(
     request,
     bus,

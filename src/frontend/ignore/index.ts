@@ -1,1 +1,2 @@
+export { contextIgnore } from './context-ignore.js';
 export { cleanPath, findIgnoreFile, type IgnoreFile, IgnoreMatcher } from './ignore-matcher.js';
