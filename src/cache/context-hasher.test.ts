@@ -1,23 +1,35 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ContentReader, ContextHasher, hashSources } from './context-hasher.js';
+import { type ContentDigester, ContextHasher, hashSources } from './context-hasher.js';
+import { digestFile } from './file-digest.js';
 import { StatCache } from './stat-cache.js';
+import { encodeStatRecords } from './stat-cache-file.js';
 
 const noIgnore = (): boolean => false;
 
-/** A reader that counts which files had their contents read. */
-function countingReader(): { reader: ContentReader; reads: string[] } {
+/** The real digester, counting which files had their contents read. */
+function countingDigester(): { digester: ContentDigester; reads: string[] } {
   const reads: string[] = [];
   return {
     reads,
-    reader: (file) => {
+    digester: (file, size) => {
       reads.push(file);
-      return fs.createReadStream(file);
+      return digestFile(file, size);
     },
   };
 }
@@ -25,9 +37,9 @@ function countingReader(): { reader: ContentReader; reads: string[] } {
 /** One "build" a little after the test's last write: load the stat cache, hash, save. */
 async function build(cacheDir: string, ctx: string, sources: string[]) {
   await sleep(20);
-  const { reader, reads } = countingReader();
+  const { digester, reads } = countingDigester();
   const statCache = await StatCache.load(cacheDir, ctx);
-  const hasher = new ContextHasher(ctx, noIgnore, { statCache, reader });
+  const hasher = new ContextHasher(ctx, noIgnore, { statCache, digester });
   const digest = await hasher.hash(sources);
   await hasher.save();
   return { digest, reads };
@@ -86,11 +98,11 @@ describe('ContextHasher with a stat cache', () => {
 
   it('re-reads a file modified in the racy window of the build that read it', async () => {
     const file = join(ctx, 'racy.txt');
-    const { reader, reads } = countingReader();
+    const { digester, reads } = countingDigester();
     const statCache = await StatCache.load(cacheDir, ctx);
     // Written after the build started: its stat may not change on a same-tick rewrite.
     await writeFile(file, 'one\n');
-    const hasher = new ContextHasher(ctx, noIgnore, { statCache, reader });
+    const hasher = new ContextHasher(ctx, noIgnore, { statCache, digester });
     await hasher.hash(['racy.txt']);
     await hasher.save();
     assert.equal(reads.length, 1);
@@ -103,8 +115,8 @@ describe('ContextHasher with a stat cache', () => {
 
   it('reads a file named by two COPY sources once per build', async () => {
     await rm(StatCache.fileFor(cacheDir, ctx));
-    const { reader, reads } = countingReader();
-    const hasher = new ContextHasher(ctx, noIgnore, { reader });
+    const { digester, reads } = countingDigester();
+    const hasher = new ContextHasher(ctx, noIgnore, { digester });
     await hasher.hash(['a.txt']);
     await hasher.hash(['a.txt', '*.txt']);
     assert.equal(reads.length, 2, 'a.txt and racy.txt, each once');
@@ -122,10 +134,137 @@ describe('ContextHasher with a stat cache', () => {
   });
 
   it('keeps no record for another context that hashes to the same file name', async () => {
-    const file = StatCache.fileFor(cacheDir, ctx);
-    const other = JSON.stringify({ version: 1, context: '/elsewhere', since: '0', entries: {} });
-    await writeFile(file, other);
+    const st = await stat(join(ctx, 'a.txt'), { bigint: true });
+    const stats = BigInt64Array.from([st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, st.mode]);
+    const digests = Buffer.alloc(32, 0xab);
+    const other = { context: '/elsewhere', paths: ['a.txt'], stats, digests };
+    await writeFile(StatCache.fileFor(cacheDir, ctx), encodeStatRecords(other));
     const res = await build(cacheDir, ctx, ['a.txt']);
     assert.equal(res.reads.length, 1);
+    assert.equal(res.digest, await hashSources(ctx, ['a.txt'], noIgnore));
+  });
+});
+
+describe('ContextHasher digests', () => {
+  let ctx: string;
+
+  before(async () => {
+    ctx = await mkdtemp(join(tmpdir(), 'kiln-hasher-tree-'));
+    await mkdir(join(ctx, 'src', 'deep', 'er'), { recursive: true });
+    await writeFile(join(ctx, 'a.txt'), 'alpha\n');
+    await writeFile(join(ctx, 'B.txt'), '');
+    await writeFile(join(ctx, 'src', 'deep', 'er', 'x.bin'), Buffer.alloc(300_000, 7));
+    await writeFile(join(ctx, 'src', 'é.txt'), 'accent');
+    await writeFile(join(ctx, 'src', 'ignored'), 'no');
+    await symlink('../a.txt', join(ctx, 'src', 'link'));
+    execFileSync('mkfifo', [join(ctx, 'src', 'fifo')]);
+    const modes: [string, number][] = [
+      ['', 0o755],
+      ['a.txt', 0o640],
+      ['B.txt', 0o4755],
+      ['src', 0o750],
+      ['src/deep', 0o755],
+      ['src/deep/er', 0o700],
+      ['src/deep/er/x.bin', 0o600],
+      ['src/é.txt', 0o644],
+      ['src/fifo', 0o644],
+    ];
+    for (const [rel, mode] of modes) await chmod(join(ctx, rel), mode);
+  });
+  after(() => rm(ctx, { recursive: true, force: true }));
+
+  it('are the digests earlier versions gave, so existing cache keys stay valid', async () => {
+    // Computed by the hasher before it walked synchronously and fed the hash in batches.
+    const ignore = (rel: string): boolean => rel === 'src/ignored';
+    const golden: [string[], string][] = [
+      [['.'], 'f15831f76f63c81c4fc1184981225462ef48b8dd2499f0cca943c81d87caae07'],
+      [['src'], '0d7fa715a4b4fcd8ba0ed8780ca125d14677beaf0c005bd1a3eae64aafbabfc8'],
+      [
+        ['a.txt', 'src/link', 'missing', '*.txt', 'src/../a.txt'],
+        '7011f80e4aa7af7d68e7767d32bc0f4149c5eec04bf22a48304546e17aa0888e',
+      ],
+      [['src/deep/'], '414226ce8598d2de8a18d1af4c8dc186ddc2f888790e9b4883a947a0ba5954fb'],
+    ];
+    for (const [sources, digest] of golden) {
+      assert.equal(await hashSources(ctx, sources, ignore), `sha256:${digest}`, sources.join());
+    }
+  });
+
+  it('comes out the same when every file digest arrives late and out of order', async () => {
+    for (let i = 0; i < 12; i++) {
+      await writeFile(join(ctx, 'src', 'deep', `big${i}`), Buffer.alloc(300_000 + i * 1000, i));
+    }
+    let n = 0;
+    const slow: ContentDigester = async (file, size) => {
+      await sleep(++n % 5);
+      return digestFile(file, size);
+    };
+    const want = await hashSources(ctx, ['.', 'src/deep'], noIgnore);
+    const hasher = new ContextHasher(ctx, noIgnore, { digester: slow });
+    assert.equal(await hasher.hash(['.', 'src/deep']), want);
+  });
+
+  it('reads each file once when two COPY sources are hashed at the same time', async () => {
+    const { digester, reads } = countingDigester();
+    const hasher = new ContextHasher(ctx, noIgnore, { digester });
+    const [both, deep] = await Promise.all([hasher.hash(['.']), hasher.hash(['src/deep'])]);
+    assert.equal(both, await hashSources(ctx, ['.'], noIgnore));
+    assert.equal(deep, await hashSources(ctx, ['src/deep'], noIgnore));
+    assert.equal(new Set(reads).size, reads.length);
+  });
+});
+
+describe('StatCache file', () => {
+  let work: string;
+  let ctx: string;
+  let cacheDir: string;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kiln-stat-file-'));
+    ctx = join(work, 'ctx');
+    cacheDir = join(work, 'cache');
+    await mkdir(ctx);
+    await writeFile(join(ctx, 'a.txt'), 'alpha\n');
+    await writeFile(join(ctx, 'b.txt'), 'bravo\n');
+    await sleep(50);
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  it('replaces a record of the JSON format of earlier versions without trusting it', async () => {
+    const file = StatCache.fileFor(cacheDir, ctx);
+    const legacy = file.replace(/\.stats$/, '.json');
+    await mkdir(join(file, '..'), { recursive: true });
+    const st = await stat(join(ctx, 'a.txt'), { bigint: true });
+    const entry = [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].map(String);
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const entries = { 'a.txt': [...entry, Number(st.mode), wrong] };
+    await writeFile(legacy, JSON.stringify({ version: 1, context: ctx, since: '0', entries }));
+
+    const res = await build(cacheDir, ctx, ['.']);
+    assert.equal(res.reads.length, 2);
+    assert.equal(res.digest, await hashSources(ctx, ['.'], noIgnore));
+    await assert.rejects(stat(legacy), { code: 'ENOENT' });
+    assert.deepEqual((await build(cacheDir, ctx, ['.'])).reads, []);
+  });
+
+  it('is not rewritten by a rebuild that read no file', async () => {
+    const file = StatCache.fileFor(cacheDir, ctx);
+    const before = await stat(file, { bigint: true });
+    assert.deepEqual((await build(cacheDir, ctx, ['.'])).reads, []);
+    const after = await stat(file, { bigint: true });
+    assert.equal(after.ino, before.ino);
+    assert.equal(after.mtimeNs, before.mtimeNs);
+  });
+
+  it('starts over from a record with a flipped bit', async () => {
+    const file = StatCache.fileFor(cacheDir, ctx);
+    const bytes = await readFile(file);
+    // The first record's digest: after the 32-byte header and two records' six stat values.
+    bytes[32 + 2 * 6 * 8]! ^= 0x10;
+    await writeFile(file, bytes);
+    const res = await build(cacheDir, ctx, ['.']);
+    assert.equal(res.reads.length, 2);
+    assert.equal(res.digest, await hashSources(ctx, ['.'], noIgnore));
+    assert.deepEqual((await build(cacheDir, ctx, ['.'])).reads, []);
   });
 });

@@ -1,21 +1,29 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { goMatch, hasWildcard } from '../worker/fileops/path-match.js';
+import { digestFile } from './file-digest.js';
+import { OrderedHashFeed } from './hash-feed.js';
 import type { StatCache } from './stat-cache.js';
 
-/** Opens a file's bytes; injectable so tests can count (or forbid) content reads. */
-export type ContentReader = (file: string) => AsyncIterable<Buffer>;
-
-const readContent: ContentReader = (file) => fs.createReadStream(file);
+/**
+ * The sha256 (hex) of a regular file's bytes, given its size when stat'ed; injectable so tests
+ * can count (or forbid) content reads.
+ */
+export type ContentDigester = (file: string, size: bigint) => string | Promise<string>;
 
 export interface ContextHasherOptions {
   /** Digests of files whose stat did not change since an earlier build. */
   statCache?: StatCache;
-  reader?: ContentReader;
+  digester?: ContentDigester;
 }
+
+/** The walk gives the event loop a turn after this many entries (about 10 ms of stats). */
+const ENTRIES_PER_TURN = 2048;
+const STAT_OPTIONS = { bigint: true, throwIfNoEntry: false } as const;
 
 /**
  * The content digest of what a COPY selects from a directory: for every file below each matched
@@ -25,28 +33,39 @@ export interface ContextHasherOptions {
  *
  * One hasher serves a whole build: a file named by several COPY instructions is read once, and
  * with a stat cache a file unchanged since an earlier build is not read at all.
+ *
+ * The walk uses the synchronous fs calls: checking a context is one stat per file, and through
+ * fs/promises each costs a promise and a trip through the thread pool, ten times the stat itself
+ * (50,000 files: 2.5 s of CPU against 0.25 s). It still yields to the event loop every few
+ * thousand entries so that pulls and progress running beside it keep moving.
  */
 export class ContextHasher {
-  private readonly digests = new Map<string, Promise<string>>();
-  private readonly reader: ContentReader;
+  /** Digests read in this build (or being read), by context-relative path. */
+  private readonly digests = new Map<string, string | Promise<string>>();
+  private readonly digester: ContentDigester;
+  private sinceTurn = 0;
 
   constructor(
     private readonly root: string,
     private readonly ignore: (relPath: string) => boolean,
     private readonly options: ContextHasherOptions = {},
   ) {
-    this.reader = options.reader ?? readContent;
+    this.digester = options.digester ?? digestFile;
   }
 
   async hash(sources: string[]): Promise<string> {
     const hash = createHash('sha256');
+    const feed = new OrderedHashFeed(hash);
     for (const source of sources) {
-      hash.update(`source\0${source}\0`);
+      feed.add(`source\0${source}\0`);
       for (const rel of await expand(this.root, source)) {
         if (rel !== '' && this.ignore(rel)) continue;
-        await this.hashTree(rel, hash, true);
+        // A source named directly is followed when it is a symlink; links met inside are kept.
+        const full = path.join(this.root, rel);
+        await this.hashEntry(rel, full, statOrUndefined(full, true), feed);
       }
     }
+    await feed.finish();
     return `sha256:${hash.digest('hex')}`;
   }
 
@@ -55,51 +74,77 @@ export class ContextHasher {
     await this.options.statCache?.save();
   }
 
-  private async hashTree(rel: string, hash: Hash, top: boolean): Promise<void> {
-    const full = path.join(this.root, rel);
-    // A source named directly is followed when it is a symlink; links met inside are kept.
-    const opts = { bigint: true } as const;
-    const st = await (top ? fsp.stat(full, opts) : fsp.lstat(full, opts)).catch(() => undefined);
+  /** Hashes one entry; returns a promise only when it has to wait (a directory, a large read). */
+  private hashEntry(
+    rel: string,
+    full: string,
+    st: BigIntStats | undefined,
+    feed: OrderedHashFeed,
+  ): Promise<void> | undefined {
     if (!st) {
-      hash.update(`missing\0${rel}\0`);
-      return;
+      feed.add(`missing\0${rel}\0`);
+      return undefined;
     }
     const mode = (Number(st.mode) & 0o7777).toString(8);
-    if (st.isSymbolicLink()) {
-      hash.update(`link\0${rel}\0${mode}\0${await fsp.readlink(full)}\0`);
-    } else if (st.isDirectory()) {
-      hash.update(`dir\0${rel}\0${mode}\0`);
-      const names = (await fsp.readdir(full)).sort();
-      for (const name of names) {
-        const child = rel === '' ? name : `${rel}/${name}`;
-        if (this.ignore(child)) continue;
-        await this.hashTree(child, hash, false);
+    if (st.isFile()) {
+      feed.add(`file\0${rel}\0${mode}\0${st.size}\0`);
+      const digest = this.fileDigest(rel, full, st);
+      if (typeof digest === 'string') {
+        feed.add(digest);
+        return undefined;
       }
-    } else if (st.isFile()) {
-      hash.update(`file\0${rel}\0${mode}\0${st.size}\0`);
-      hash.update((await this.fileDigest(rel, full, st)).replace(/^sha256:/, ''));
+      return feed.addLater(digest);
+    }
+    if (st.isDirectory()) {
+      feed.add(`dir\0${rel}\0${mode}\0`);
+      return this.hashChildren(rel, full, feed);
+    }
+    if (st.isSymbolicLink()) {
+      feed.add(`link\0${rel}\0${mode}\0${fs.readlinkSync(full)}\0`);
     } else {
-      hash.update(`special\0${rel}\0${mode}\0${st.rdev}\0`);
+      feed.add(`special\0${rel}\0${mode}\0${st.rdev}\0`);
+    }
+    return undefined;
+  }
+
+  private async hashChildren(rel: string, full: string, feed: OrderedHashFeed): Promise<void> {
+    const names = fs.readdirSync(full).sort();
+    for (const name of names) {
+      const child = rel === '' ? name : `${rel}/${name}`;
+      if (this.ignore(child)) continue;
+      const childPath = `${full}/${name}`;
+      const wait = this.hashEntry(child, childPath, statOrUndefined(childPath, false), feed);
+      if (wait) await wait;
+      if (++this.sinceTurn >= ENTRIES_PER_TURN) {
+        this.sinceTurn = 0;
+        await nextTurn();
+      }
     }
   }
 
-  private fileDigest(rel: string, full: string, st: BigIntStats): Promise<string> {
-    let digest = this.digests.get(rel);
-    if (!digest) {
-      digest = this.readDigest(rel, full, st);
-      this.digests.set(rel, digest);
-    }
-    return digest;
-  }
-
-  private async readDigest(rel: string, full: string, st: BigIntStats): Promise<string> {
+  /** The file's digest: read earlier in this build, trusted from the stat cache, or read now. */
+  private fileDigest(rel: string, full: string, st: BigIntStats): string | Promise<string> {
+    const read = this.digests.get(rel);
+    if (read !== undefined) return read;
     const known = this.options.statCache?.lookup(rel, st);
-    if (known) return known;
-    const content = createHash('sha256');
-    for await (const chunk of this.reader(full)) content.update(chunk);
-    const digest = `sha256:${content.digest('hex')}`;
+    if (known !== undefined) return known;
+
+    const digest = this.digester(full, st.size);
+    if (typeof digest === 'string') {
+      this.remember(rel, st, digest);
+      return digest;
+    }
+    const later = digest.then((hex) => {
+      this.remember(rel, st, hex);
+      return hex;
+    });
+    this.digests.set(rel, later);
+    return later;
+  }
+
+  private remember(rel: string, st: BigIntStats, digest: string): void {
+    this.digests.set(rel, digest);
     this.options.statCache?.remember(rel, st, digest);
-    return digest;
   }
 }
 
@@ -110,6 +155,17 @@ export function hashSources(
   ignore: (relPath: string) => boolean,
 ): Promise<string> {
   return new ContextHasher(root, ignore).hash(sources);
+}
+
+/** stat (follow) or lstat; any failure reads as a missing entry. */
+function statOrUndefined(full: string, follow: boolean): BigIntStats | undefined {
+  try {
+    return (follow ? fs.statSync(full, STAT_OPTIONS) : fs.lstatSync(full, STAT_OPTIONS)) as
+      | BigIntStats
+      | undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function expand(root: string, source: string): Promise<string[]> {
