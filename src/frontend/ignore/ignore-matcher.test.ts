@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cleanPath, findIgnoreFile, IgnoreMatcher } from './ignore-matcher.js';
+import { cleanPath, compilePattern, findIgnoreFile, IgnoreMatcher } from './ignore-matcher.js';
 
 const cases: [patterns: string, path: string, ignored: boolean][] = [
   ['node_modules', 'node_modules', true],
@@ -66,5 +66,53 @@ test('prefers <Dockerfile>.dockerignore over the context .dockerignore', async (
     assert.equal(found?.matcher.matches('from-context'), false);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** moby's MatchesOrParentMatches written plainly: every pattern against the path and each parent. */
+function referenceMatches(patterns: string[], path: string): boolean {
+  const file = cleanPath(path);
+  const parts = file.split('/');
+  let matched = false;
+  for (const raw of patterns) {
+    const exclusion = raw.startsWith('!');
+    const regexp = compilePattern(cleanPath(exclusion ? raw.slice(1) : raw));
+    let match = regexp.test(file);
+    for (let i = 1; i < parts.length && !match; i++)
+      match = regexp.test(parts.slice(0, i).join('/'));
+    if (match) matched = !exclusion;
+  }
+  return matched;
+}
+
+test('gives the same answers as testing every parent directory, over random patterns', () => {
+  // xorshift32 with a fixed seed: the same cases every run.
+  let state = 0x2545f491;
+  const random = (n: number): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % n;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[random(xs.length)]!;
+  const pieces = ['a', 'b', 'ab', '.', '..', '*', '**', '?', '/', '[ab]', '\\*', 'x.y', '-', ''];
+  const names = ['a', 'b', 'ab', 'x.y', 'a*b', '.a', 'b-a'];
+  const word = (n: number) => Array.from({ length: 1 + random(n) }, () => pick(pieces)).join('');
+  for (let round = 0; round < 400; round++) {
+    const patterns = Array.from(
+      { length: 1 + random(4) },
+      () => (random(4) === 0 ? '!' : '') + word(5),
+    ).filter((p) => p !== '!' && p.replace('!', '').trim() !== '');
+    let matcher: IgnoreMatcher;
+    try {
+      matcher = IgnoreMatcher.fromPatterns(patterns);
+    } catch {
+      continue;
+    }
+    for (let k = 0; k < 30; k++) {
+      const path = Array.from({ length: 1 + random(4) }, () => pick(names)).join('/');
+      const want = referenceMatches(patterns, path);
+      assert.equal(matcher.matches(path), want, `${JSON.stringify(patterns)} vs ${path}`);
+    }
   }
 });

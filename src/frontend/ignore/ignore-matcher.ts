@@ -14,7 +14,39 @@ interface Pattern {
   regexp: RegExp;
   /** The literal text before the first wildcard, for the directory-skipping check. */
   literalPrefix: string;
+  /** Whether the pattern matches `path`, which has `slashes` slashes. */
+  test: (path: string, slashes: number) => boolean;
 }
+
+/**
+ * Patterns made of these characters compile to a regexp in which only the pattern's own slashes
+ * match a slash (no `**`, no character class, no regexp operator passed through): such a pattern
+ * can only match a path with as many slashes, and without `*` or `?` only the pattern itself.
+ */
+const PLAIN = /^[A-Za-z0-9._~@,=%: /-]*$/;
+const SINGLE_WILDCARDS = /^[A-Za-z0-9._~@,=%: /*?-]*$/;
+
+/** The test for a cleaned pattern: string equality or a slash count before the regexp. */
+function tester(pattern: string, regexp: RegExp): Pattern['test'] {
+  if (PLAIN.test(pattern)) return (path) => path === pattern;
+  if (SINGLE_WILDCARDS.test(pattern) && !pattern.includes('**')) {
+    const slashes = countSlashes(pattern);
+    return (path, n) => n === slashes && regexp.test(path);
+  }
+  return (path) => regexp.test(path);
+}
+
+function countSlashes(path: string): number {
+  let n = 0;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) n++;
+  return n;
+}
+
+/** A path that filepath.Clean leaves as it is: no empty, `.` or `..` part, no trailing slash. */
+const UNCLEAN = /\/\/|(^|\/)\.\.?(\/|$)|\/$/;
+
+/** Ancestor results kept per directory; a walk visits far fewer directories than this. */
+const MAX_MEMO = 8192;
 
 /** Go's filepath.Clean for slash-separated paths. */
 export function cleanPath(p: string): string {
@@ -24,7 +56,8 @@ export function cleanPath(p: string): string {
   return out === '' ? '.' : out;
 }
 
-function compile(pattern: string): RegExp {
+/** The regexp of a cleaned pattern, built as moby's patternmatcher builds it. */
+export function compilePattern(pattern: string): RegExp {
   let re = '^';
   const chars = Array.from(pattern);
   for (let i = 0; i < chars.length; i++) {
@@ -70,6 +103,11 @@ function literalPrefix(pattern: string): string {
 }
 
 export class IgnoreMatcher {
+  /** Per directory, which patterns match it or one of its parents (1) or not (0). */
+  private readonly ancestorMemo = new Map<string, Uint8Array>();
+  private lastDir: string | undefined;
+  private lastAncestors: Uint8Array = new Uint8Array(0);
+
   private constructor(private readonly patterns: Pattern[]) {}
 
   /** Parses .dockerignore text: `#` comment lines, blank lines, `!` exclusions. */
@@ -103,11 +141,13 @@ export class IgnoreMatcher {
         p = p.slice(1);
       }
       const cleaned = cleanPath(p);
+      const regexp = compilePattern(cleaned);
       patterns.push({
         source: cleaned,
         exclusion,
-        regexp: compile(cleaned),
+        regexp,
         literalPrefix: literalPrefix(cleaned),
+        test: tester(cleaned, regexp),
       });
     }
     return new IgnoreMatcher(patterns);
@@ -117,24 +157,46 @@ export class IgnoreMatcher {
     return this.patterns.some((p) => p.exclusion);
   }
 
-  /** Whether a context-relative path (slash-separated) is ignored. */
+  /**
+   * Whether a context-relative path (slash-separated) is ignored: the last pattern that matches
+   * the path or one of its parent directories decides. What the parents match is remembered per
+   * directory, so a walk tests each pattern once per file instead of once per path component.
+   */
   matches(relPath: string): boolean {
-    const file = cleanPath(relPath);
-    const parent = posix.dirname(file);
-    const parentDirs = parent.split('/');
+    if (this.patterns.length === 0) return false;
+    const file = relPath !== '' && !UNCLEAN.test(relPath) ? relPath : cleanPath(relPath);
+    const slash = file.lastIndexOf('/');
+    const parent = slash > 0 ? file.slice(0, slash) : posix.dirname(file);
+    const ancestors = parent === '.' ? undefined : this.ancestors(parent);
+    const slashes = countSlashes(file);
     let matched = false;
-    for (const p of this.patterns) {
+    for (let i = 0; i < this.patterns.length; i++) {
+      const p = this.patterns[i]!;
       // An inclusion cannot change an already-ignored path, nor an exclusion a kept one.
       if (p.exclusion !== matched) continue;
-      let match = p.regexp.test(file);
-      if (!match && parent !== '.') {
-        for (let i = 0; i < parentDirs.length && !match; i++) {
-          match = p.regexp.test(parentDirs.slice(0, i + 1).join('/'));
-        }
-      }
-      if (match) matched = !p.exclusion;
+      if (ancestors?.[i] === 1 || p.test(file, slashes)) matched = !p.exclusion;
     }
     return matched;
+  }
+
+  /** For each pattern, whether it matches `dir` or a path made of its leading components. */
+  private ancestors(dir: string): Uint8Array {
+    if (dir === this.lastDir) return this.lastAncestors;
+    let found = this.ancestorMemo.get(dir);
+    if (!found) {
+      const slash = dir.lastIndexOf('/');
+      const above = slash === -1 ? undefined : this.ancestors(dir.slice(0, slash));
+      found = new Uint8Array(this.patterns.length);
+      const slashes = countSlashes(dir);
+      for (let i = 0; i < this.patterns.length; i++) {
+        found[i] = above?.[i] === 1 || this.patterns[i]!.test(dir, slashes) ? 1 : 0;
+      }
+      if (this.ancestorMemo.size >= MAX_MEMO) this.ancestorMemo.clear();
+      this.ancestorMemo.set(dir, found);
+    }
+    this.lastDir = dir;
+    this.lastAncestors = found;
+    return found;
   }
 
   /**
