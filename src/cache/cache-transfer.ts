@@ -100,7 +100,7 @@ export async function exportCache(
     const layout = await OciLayout.open(spec.dir);
     for (const layer of unique) {
       await ctx.fetchBlob(layer);
-      await layout.putBlobFile(ctx.blobs.pathOf(layer.digest), layer.digest);
+      await layout.putBlobFile(ctx.blobs.pathOf(layer.digest), layer.digest, { verified: true });
     }
     await layout.putBlob(artifact.config.bytes);
     await layout.putBlob(artifact.manifest.bytes);

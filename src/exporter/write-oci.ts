@@ -27,7 +27,9 @@ export async function writeOci(
     });
     // Blobs are content-addressed and harmless to add early; the image appears in index.json
     // only when every output succeeded.
-    for (const layer of blobs.layers) await layout.putBlobFile(layer.path, layer.descriptor.digest);
+    for (const layer of blobs.layers) {
+      await layout.putBlobFile(layer.path, layer.descriptor.digest, { verified: true });
+    }
     await layout.putBlob(blobs.config.data);
     await layout.putBlob(blobs.manifest.data);
     ctx.staging.stage(

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { sha256Digest } from './digest.js';
 import { ImageError } from './errors.js';
 import { MediaType } from './media-types.js';
 import { OciLayout } from './oci-layout.js';
@@ -94,6 +95,37 @@ describe('OciLayout', () => {
       await assert.rejects(
         layout.readBlob(digest),
         (err: unknown) => err instanceof ImageError && err.code === 'IMAGE_DIGEST_MISMATCH',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('links a verified blob file in and checks the digest of any other', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-layout-'));
+    try {
+      const layout = await OciLayout.open(join(dir, 'layout'));
+      const source = join(dir, 'blob');
+      await writeFile(source, 'layer bytes');
+      const digest = sha256Digest(Buffer.from('layer bytes'));
+      await layout.putBlobFile(source, digest, { verified: true });
+      const [a, b] = await Promise.all([stat(source), stat(layout.blobPath(digest))]);
+      assert.equal(b.ino, a.ino, 'the same filesystem shares the inode');
+
+      const other = join(dir, 'other');
+      await writeFile(other, 'not what the digest says');
+      const wrong = sha256Digest(Buffer.from('something else'));
+      await assert.rejects(
+        layout.putBlobFile(other, wrong),
+        (err: unknown) => err instanceof ImageError && err.code === 'IMAGE_DIGEST_MISMATCH',
+      );
+      assert.equal(await layout.hasBlob(wrong), false);
+      assert.deepEqual(
+        (await readdir(join(dir, 'layout', 'blobs', 'sha256'))).filter(
+          (n) => n !== digest.slice(7),
+        ),
+        [],
+        'no temp file is left behind',
       );
     } finally {
       await rm(dir, { recursive: true, force: true });

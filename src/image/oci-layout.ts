@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { blobPath, blobTempPath, writeBlob } from './blob-writer.js';
 import { sha256Digest, sha256OfFile } from './digest.js';
@@ -62,18 +62,29 @@ export class OciLayout {
     return writeBlob(this.blobsDir, data);
   }
 
-  /** Copies a blob file in (reflinked where the filesystem can), checking its digest. */
-  async putBlobFile(path: string, digest: string): Promise<void> {
+  /**
+   * Adds a blob file. One from kiln's blob store (`verified`: its digest was checked when it was
+   * stored) is hard-linked where the layout is on the same filesystem, as the cache and an output
+   * beside it usually are, else copied; any other file is copied (reflinked where the filesystem
+   * can) and its digest checked. Blobs are never written in place, so sharing the inode is safe.
+   */
+  async putBlobFile(
+    path: string,
+    digest: string,
+    opts: { verified?: boolean } = {},
+  ): Promise<void> {
     if (await this.hasBlob(digest)) return;
     const temp = await blobTempPath(this.blobsDir);
     try {
-      await copyFile(path, temp, constants.COPYFILE_FICLONE);
-      const actual = await sha256OfFile(temp);
-      if (actual.digest !== digest) {
-        throw new ImageError(
-          'IMAGE_DIGEST_MISMATCH',
-          `blob '${path}' has digest ${actual.digest}, expected ${digest}`,
-        );
+      if (!(opts.verified && (await linked(path, temp)))) {
+        await copyFile(path, temp, constants.COPYFILE_FICLONE);
+        const actual = opts.verified ? undefined : await sha256OfFile(temp);
+        if (actual !== undefined && actual.digest !== digest) {
+          throw new ImageError(
+            'IMAGE_DIGEST_MISMATCH',
+            `blob '${path}' has digest ${actual.digest}, expected ${digest}`,
+          );
+        }
       }
       await rename(temp, this.blobPath(digest));
     } catch (err) {
@@ -188,5 +199,18 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Hard-links `from` to `to`; false when the filesystem will not (another device, no links). */
+async function linked(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP')
+      return false;
+    throw err;
   }
 }
