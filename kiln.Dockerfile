@@ -8,9 +8,9 @@ FROM ${NODE_IMAGE}
 ARG TOOLS=.tmp/image-tools
 COPY ${TOOLS}/ /
 COPY package.json /kiln/package.json
-COPY node_modules/commander /kiln/node_modules/commander
+# The CLI is one bundled file; only the native fs-xattr addon stays a package of its own.
 COPY node_modules/fs-xattr /kiln/node_modules/fs-xattr
-COPY dist/src /kiln/dist/src
+COPY dist/src/cli/kiln.mjs /kiln/dist/src/cli/kiln.mjs
 RUN mkdir -p /workspace /kaniko/.docker /kaniko/cache \
  && ln -s /kiln/dist/src/cli/kiln.mjs /usr/local/bin/kiln \
  && chmod 0755 /kiln/dist/src/cli/kiln.mjs
