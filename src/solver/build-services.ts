@@ -200,6 +200,7 @@ export class BuildServices implements SolverServices {
       secrets: this.request.secrets,
       ssh: this.request.ssh ?? [],
       xattrPrefix: this.xattrPrefix,
+      hashContext: (sources) => this.cache.hashContext(sources),
       layerDirs: async (from) => this.layers.dirsOf(await layersOf(from)),
       contentKey: async (from) =>
         from.kind === 'stage'

@@ -1,7 +1,6 @@
 import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { hashSources } from '../cache/context-hasher.js';
 import { BuildError } from '../errors.js';
 import type { CopySource, RunMount, RunOp } from '../graph/plan.js';
 import type { CacheMountStore } from '../worker/mounts/cache-mount-store.js';
@@ -24,6 +23,8 @@ export interface RunMountEnv {
   ssh: SshSpec[];
   /** Snapshot dirs (bottom first) of a stage's or an image's filesystem, extracted. */
   layerDirs(from: LayerSource): Promise<string[]>;
+  /** The content digest of context paths, as COPY's (through the build's stat cache). */
+  hashContext(sources: string[]): Promise<string>;
   /** What identifies a stage's or an image's content: the stage's key, the image's digest. */
   contentKey(from: LayerSource): Promise<string>;
   xattrPrefix: XattrPrefix;
@@ -44,7 +45,7 @@ export interface PreparedMounts {
  */
 export async function runMountDigest(
   op: RunOp,
-  env: Pick<RunMountEnv, 'contextDir' | 'ignore' | 'contentKey'>,
+  env: Pick<RunMountEnv, 'hashContext' | 'contentKey'>,
 ): Promise<unknown> {
   const inputs: unknown[] = [];
   for (const m of op.mounts ?? []) {
@@ -53,7 +54,7 @@ export async function runMountDigest(
     const source = (m as { source: string }).source || '.';
     inputs.push(
       from.kind === 'context'
-        ? { target: m.target, context: await hashSources(env.contextDir, [source], env.ignore) }
+        ? { target: m.target, context: await env.hashContext([source]) }
         : { target: m.target, content: await env.contentKey(from) },
     );
   }
