@@ -128,6 +128,24 @@ describe('retries through a fault-injecting proxy', () => {
     );
   });
 
+  test('stops reading a manifest that never ends, with REGISTRY_MANIFEST_INVALID', async () => {
+    await withProxy(
+      (r) => (r.method === 'GET' ? { kind: 'endless' } : { kind: 'pass' }),
+      async (proxy, client) => {
+        const before = process.memoryUsage().rss;
+        await assert.rejects(
+          client.getManifest(parseReference(`${proxy.host}/app:v1`)),
+          (err: unknown) =>
+            err instanceof RegistryError &&
+            err.code === 'REGISTRY_MANIFEST_INVALID' &&
+            /too large for a manifest/.test(err.message),
+        );
+        const grown = process.memoryUsage().rss - before;
+        assert.ok(grown < 256 * 1024 * 1024, `memory grew by ${grown} bytes`);
+      },
+    );
+  });
+
   test('gives up after the retry bound with REGISTRY_SERVER_ERROR', async () => {
     await withProxy(
       () => ({ kind: 'status', status: 500 }),

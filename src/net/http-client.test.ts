@@ -108,6 +108,31 @@ describe('HttpClient', () => {
     }
   });
 
+  test('stops reading a body that passes the limit, however long the server goes on', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let sent = 0;
+    const server = await serve((_req, res) => {
+      const more = (): void => {
+        while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+        if (!res.destroyed) res.once('drain', more);
+      };
+      more();
+    });
+    const client = new HttpClient();
+    try {
+      const res = await client.request({ url: server.origin });
+      await assert.rejects(res.body.json(1024 * 1024), (err: unknown) => {
+        assert.ok(err instanceof NetworkError, String(err));
+        assert.equal(err.code, 'HTTP_BODY_TOO_LARGE');
+        return true;
+      });
+      await waitFor(() => server.closed === server.connections);
+      assert.ok(sent < 64 * 1024 * 1024, `the server sent ${sent} bytes before the close`);
+    } finally {
+      await client.close();
+    }
+  });
+
   test('fails with HTTP_HEADERS_TIMEOUT when the server never answers', async () => {
     const server = await serve(() => {});
     const client = new HttpClient({ headersTimeoutMs: 100 });

@@ -15,6 +15,9 @@ import { NetworkError } from '../errors.js';
  */
 const DUMP_LIMIT = 256 * 1024;
 
+/** What buffer(), text() and json() hold at most unless told otherwise: JSON answers are small. */
+export const BUFFER_LIMIT = 8 * 1024 * 1024;
+
 export class ResponseBody extends Readable {
   private readonly source: IncomingMessage;
   private readonly idleMs: number;
@@ -41,21 +44,35 @@ export class ResponseBody extends Readable {
     source.pause();
   }
 
-  /** The whole body. */
-  async buffer(): Promise<Buffer> {
+  /**
+   * The whole body, held in memory: more than `limit` bytes drops the connection and fails with
+   * HTTP_BODY_TOO_LARGE, so a server that never stops sending cannot exhaust the memory.
+   */
+  async buffer(limit = BUFFER_LIMIT): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    for await (const chunk of this) chunks.push(chunk as Buffer);
+    let size = 0;
+    for await (const chunk of this) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        this.destroy();
+        throw new NetworkError(
+          'HTTP_BODY_TOO_LARGE',
+          `the answer of ${this.host} is larger than ${limit} bytes`,
+        );
+      }
+      chunks.push(chunk as Buffer);
+    }
     return Buffer.concat(chunks);
   }
 
-  /** The whole body as UTF-8 text. */
-  async text(): Promise<string> {
-    return (await this.buffer()).toString('utf8');
+  /** The whole body as UTF-8 text (at most `limit` bytes, as buffer()). */
+  async text(limit = BUFFER_LIMIT): Promise<string> {
+    return (await this.buffer(limit)).toString('utf8');
   }
 
-  /** The whole body parsed as JSON (a SyntaxError when it is not). */
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text());
+  /** The whole body parsed as JSON (a SyntaxError when it is not; at most `limit` bytes). */
+  async json(limit = BUFFER_LIMIT): Promise<unknown> {
+    return JSON.parse(await this.text(limit));
   }
 
   /**

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import * as stream from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RegistryError } from '../errors.js';
+import { NetworkError, RegistryError } from '../errors.js';
 import { Authenticator, repositoryScope } from './authenticator.js';
 import { type PushBlobOptions, type PushBlobResult, pushBlob } from './blob-upload.js';
 import { type CredentialProvider, FileCredentialProvider } from './credentials.js';
@@ -281,8 +281,15 @@ export class RegistryClient {
     }
     let bytes: Buffer;
     try {
-      bytes = await res.body.buffer();
+      bytes = await res.body.buffer(MAX_MANIFEST_BYTES);
     } catch (err) {
+      if (err instanceof NetworkError && err.code === 'HTTP_BODY_TOO_LARGE') {
+        throw new RegistryError(
+          'REGISTRY_MANIFEST_INVALID',
+          `pull manifest ${name}: more than ${MAX_MANIFEST_BYTES} bytes is too large for a manifest`,
+          name,
+        );
+      }
       // A connection lost mid-body is a network failure like one lost before the headers.
       throw transportError(err, 'pull manifest', name, registry);
     }

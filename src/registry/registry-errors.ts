@@ -10,8 +10,8 @@ import type { HttpResponse } from './transport.js';
 /** The `errors` array of a distribution error body, read leniently. */
 export async function readErrorBody(res: HttpResponse): Promise<string | undefined> {
   try {
-    const text = await res.body.text();
-    const json = JSON.parse(text.slice(0, 65_536)) as {
+    const text = await res.body.text(65_536);
+    const json = JSON.parse(text) as {
       errors?: { code?: string; message?: string }[];
     };
     const parts = (json.errors ?? []).map((e) =>

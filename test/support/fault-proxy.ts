@@ -16,7 +16,9 @@ export type Fault =
   /** Forward, but flip one byte of the response body. */
   | { kind: 'corrupt' }
   /** Forward the headers and the first body chunk, then close the socket. */
-  | { kind: 'truncate' };
+  | { kind: 'truncate' }
+  /** Answer 200 with a body that never ends (until the client hangs up). */
+  | { kind: 'endless' };
 
 export interface SeenRequest {
   method: string;
@@ -50,6 +52,17 @@ export async function startFaultProxy(
     }
     if (fault.kind === 'stall') {
       req.resume();
+      return;
+    }
+    if (fault.kind === 'endless') {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      const chunk = Buffer.alloc(64 * 1024, ' ');
+      const more = (): void => {
+        while (!res.destroyed && res.write(chunk)) {}
+        if (!res.destroyed) res.once('drain', more);
+      };
+      more();
       return;
     }
     if (fault.kind === 'status') {
