@@ -4,12 +4,15 @@
  * every step once. strace (a real tracer, not a hook in kiln) tells which programs a build ran.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { useBusyboxRegistry } from './support/busybox-registry.js';
 import { runCommand } from './support/command.js';
-import { jsonEvents, KILN_BIN } from './support/kiln.js';
+import { jsonEvents, KILN_BIN, runKilnAs } from './support/kiln.js';
+import { ensureTestUser } from './support/users.js';
 
 const STRACE = '/usr/bin/strace';
 
@@ -156,5 +159,62 @@ describe('fully cached builds skip the sandbox', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.ok(again.programs.includes('/usr/bin/unshare'), again.programs.join('\n'));
     assert.equal(await readFile(join(env.work, 'local-2', 'x.txt'), 'utf8'), 'x\n');
+  });
+
+  it('builds inside when the first process cannot read a file the namespace can', async () => {
+    const user = await ensureTestUser();
+    await chmod(env.work, 0o755);
+    const dir = join(env.work, 'rootless');
+    const ctx = join(dir, 'ctx');
+    await mkdir(join(ctx, 'd'), { recursive: true });
+    await writeFile(join(ctx, 'd', 'secret'), 's\n');
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${env.base}\nCOPY . /c/\n`);
+    await runCommand('chown', ['-R', `${user.uid}:${user.gid}`, dir]);
+    await chmod(join(ctx, 'd', 'secret'), 0o000);
+    const res = await runKilnAs(user, [
+      'build',
+      '--progress=plain',
+      '--cache-dir',
+      join(dir, 'cache'),
+      '-o',
+      `type=oci,dest=${join(dir, 'out')},tar=false`,
+      ctx,
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stderr.match(/COPY \. \/c\//g)?.length, 1, res.stderr);
+  });
+
+  it('downloads an ADD <url> once per build, and reports each step once', async () => {
+    let downloads = 0;
+    const server = createServer((_req, res) => {
+      downloads++;
+      res.end('remote\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/r.txt`;
+      const ctx = await context('add', `FROM ${env.base}\nADD ${url} /r.txt\nCOPY a.txt /a.txt\n`);
+      const cache = join(env.work, 'cache-add');
+      const build = (out: string) =>
+        tracedKiln(env.work, [
+          'build',
+          '--progress=json',
+          '--cache-dir',
+          cache,
+          '-o',
+          `type=oci,dest=${join(env.work, out)},tar=false`,
+          ctx,
+        ]);
+      const first = await build('add-1');
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(downloads, 1, 'one download in a build that runs steps');
+      const again = await build('add-2');
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(downloads, 2, 'a rebuild checks the URL once');
+      const steps = stepNames(again.stderr, 'cached');
+      assert.equal(new Set(steps).size, steps.length, steps.join('\n'));
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

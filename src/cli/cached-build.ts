@@ -1,4 +1,5 @@
-import { EventBus } from '../events/event-bus.js';
+import { InputError, RegistryError } from '../errors.js';
+import { EventBus as Bus, type EventBus } from '../events/event-bus.js';
 import type { KilnEvent } from '../events/events.js';
 import type { BuildRequest } from '../solver/build-request.js';
 import { type BuildOutcome, runBuild } from '../solver/run-build.js';
@@ -21,28 +22,37 @@ export function mayTryCached(request: BuildRequest): boolean {
 
 /**
  * Builds from the cache alone. Resolves the outcome when every step was cached, or undefined when
- * one has to run: then nothing was exported and the events of the attempt are dropped, since the
- * build inside the namespaces reports them again. Other failures are real and are thrown, after
- * the events that led to them.
+ * the build has to go inside: a step must run, or this process failed where the namespace may
+ * not (it cannot read a file the user's namespace root can). Until every step is solved the
+ * attempt's events are held, and dropped when the build goes inside, which reports them again;
+ * from then on (the export, which may be long) they are shown as they come. Errors in the input
+ * and from registries would only repeat inside: they are thrown, after the events before them.
  */
 export async function tryCachedBuild(
   request: BuildRequest,
   bus: EventBus,
   signal: AbortSignal,
 ): Promise<BuildOutcome | undefined> {
-  const held: KilnEvent[] = [];
-  const attempt = new EventBus();
-  attempt.on((event) => held.push(event));
-  const replay = (): void => {
-    for (const event of held) bus.emit(event);
+  let held: KilnEvent[] | undefined = [];
+  const attempt = new Bus();
+  attempt.on((event) => (held ? held.push(event) : bus.emit(event)));
+  const release = (): void => {
+    for (const event of held ?? []) bus.emit(event);
+    held = undefined;
   };
   try {
-    const outcome = await runBuild(request, attempt, signal, { canExecute: false });
-    replay();
-    return outcome;
+    return await runBuild(request, attempt, signal, { canExecute: false, onSolved: release });
   } catch (err) {
-    if (err instanceof SandboxNeeded) return undefined;
-    replay();
+    const solved = held === undefined;
+    if (!solved && !signal.aborted && (err instanceof SandboxNeeded || !isFinal(err))) {
+      return undefined;
+    }
+    release();
     throw err;
   }
+}
+
+/** A failure that building inside the namespace would only repeat. */
+function isFinal(err: unknown): boolean {
+  return err instanceof InputError || err instanceof RegistryError;
 }

@@ -49,10 +49,13 @@ export async function exportOutputs(
 
   try {
     for (const output of exportOrder(request.outputs)) {
+      // An interrupted build writes nothing: the staged outputs are discarded below.
+      signal.throwIfAborted();
       const image = await imageFor(compressionOf(output));
       if (output.type !== 'local' && output.type !== 'tar') reported ??= image;
       await exportOne(output, image, result, request, ctx);
     }
+    signal.throwIfAborted();
     await staging.commitAll();
   } catch (err) {
     await staging.discardAll();

@@ -25,6 +25,7 @@ import { executeRun } from './exec-run.js';
 import { ImageSource } from './image-source.js';
 import { LayerSnapshots } from './layer-snapshots.js';
 import { type LayerSource, type RunMountEnv, runMountDigest } from './run-mounts.js';
+import { SandboxNeeded } from './sandbox-needed.js';
 import type { SolverServices, StepOutput } from './solver.js';
 import { type SourceDateEpoch, sourceDateEpochOf } from './source-date-epoch.js';
 import type { LayerInfo, StageResult } from './stage-result.js';
@@ -138,6 +139,8 @@ export class BuildServices implements SolverServices {
     if (op.from.kind === 'context') {
       const { local, remote } = splitAddSources(op);
       if (remote.length === 0) return this.cache.hashContext(op.sources);
+      // The key of an ADD <url> may need the download: that is done once, inside.
+      if (!this.canExecute) throw new SandboxNeeded(vertex.name);
       return {
         ...(local.length > 0 ? { context: await this.cache.hashContext(local) } : {}),
         remote: await this.addRemote.keyInputs(op).catch((err) => {

@@ -30,6 +30,8 @@ export interface RunBuildOptions {
    * would have to run throws SandboxNeeded (see solver/sandbox-needed.ts).
    */
   canExecute: boolean;
+  /** Called once every step is solved, before the outputs are written. */
+  onSolved?: () => void;
 }
 
 /** Reads and plans the Dockerfile, solves the target stage and writes every requested output. */
@@ -114,6 +116,7 @@ async function buildWith(
   try {
     await services.cache.importAll();
     const result = await solver.solveTarget();
+    options.onSolved?.();
     const outcome = await exportOutputs(result, request, services, bus, signal);
     await services.cache.exportAll(result.key, signal);
     return outcome;
