@@ -3,6 +3,9 @@
  * deliberate fake: no real registry fails on purpose).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RegistryError } from '../src/errors.js';
 import { anonymous } from '../src/registry/credentials.js';
@@ -144,6 +147,37 @@ describe('retries through a fault-injecting proxy', () => {
         assert.ok(grown < 256 * 1024 * 1024, `memory grew by ${grown} bytes`);
       },
     );
+  });
+
+  test('downloads a blob again after its body was cut off, and names it when that keeps on', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-faults-'));
+    try {
+      const isBlob = (r: { method: string; url: string }) =>
+        r.method === 'GET' && r.url.includes('/blobs/');
+      await withProxy(
+        (r, i) => (isBlob(r) && i === 0 ? { kind: 'truncate' } : { kind: 'pass' }),
+        async (proxy, client) => {
+          const file = join(dir, 'once');
+          assert.equal(await client.downloadBlob(`${proxy.host}/app`, layer.digest, file), 4000);
+          assert.equal((await readFile(file)).length, 4000);
+        },
+      );
+      await withProxy(
+        (r) => (isBlob(r) ? { kind: 'truncate' } : { kind: 'pass' }),
+        async (proxy, client) => {
+          await assert.rejects(
+            client.downloadBlob(`${proxy.host}/app`, layer.digest, join(dir, 'never')),
+            (err: unknown) =>
+              err instanceof RegistryError &&
+              err.code === 'REGISTRY_UNREACHABLE' &&
+              err.message.includes(`pull blob ${proxy.host}/app@${layer.digest}`),
+          );
+          assert.deepEqual(await readdir(dir), ['once'], 'no partial file is left');
+        },
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('gives up after the retry bound with REGISTRY_SERVER_ERROR', async () => {

@@ -26,7 +26,7 @@ import {
 import { digestMismatch, statusError, transportError } from './registry-errors.js';
 import { type CallRequest, RegistryHttp, type RetryInfo } from './registry-http.js';
 import { type ResolvedImage, resolveImage } from './resolve-image.js';
-import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, isNetworkError, type RetryPolicy } from './retry.js';
 import { header, RegistryTransport, type TransportOptions } from './transport.js';
 
 export interface RegistryClientOptions extends TransportOptions {
@@ -57,6 +57,8 @@ export type RepositoryLike = Pick<ImageReference, 'registry' | 'repository'> | s
 
 /** Manifests larger than this are refused rather than buffered (distribution caps at 4 MiB). */
 const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+/** Tries of a blob download whose body is cut off mid-way. */
+const BLOB_BODY_ATTEMPTS = 3;
 const DEFAULT_CHUNK_THRESHOLD = 64 * 1024 * 1024;
 const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
 
@@ -192,6 +194,26 @@ export class RegistryClient {
    * renamed only after its digest checked out. Returns the size.
    */
   async downloadBlob(
+    repo: RepositoryLike,
+    digest: string,
+    file: string,
+    size?: number,
+  ): Promise<number> {
+    const r = toRepository(repo);
+    const name = `${repositoryName(r)}@${digest}`;
+    // A connection lost mid-body (a proxy or load balancer cutting it) is retried from the start,
+    // as one lost before the headers is; what still fails names the blob and the registry.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.downloadOnce(repo, digest, file, size);
+      } catch (err) {
+        if (!isNetworkError(err) || err instanceof RegistryError) throw err;
+        if (attempt >= BLOB_BODY_ATTEMPTS) throw transportError(err, 'pull blob', name, r.registry);
+      }
+    }
+  }
+
+  private async downloadOnce(
     repo: RepositoryLike,
     digest: string,
     file: string,
