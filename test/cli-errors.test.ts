@@ -8,7 +8,8 @@ import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { useBusyboxRegistry } from './support/busybox-registry.js';
-import { jsonEvents, runKiln } from './support/kiln.js';
+import { runCommand } from './support/command.js';
+import { jsonEvents, KILN_BIN, runKiln } from './support/kiln.js';
 import { skopeoInspect } from './support/oci-tools.js';
 
 describe('kiln build with bad input and failing outputs', () => {
@@ -78,6 +79,24 @@ describe('kiln build with bad input and failing outputs', () => {
       await skopeoInspect(`oci-archive:${out}-oci.tar`);
       assert.equal(await readFile(join(`${out}-dir`, 'one'), 'utf8'), 'one\n');
     }
+  });
+
+  it('says so, without a stack, when the reader of stdout stops early', async () => {
+    const kiln = `'${process.execPath}' '${KILN_BIN}'`;
+    const cache = join(work, 'cache-epipe');
+    const res = await runCommand(
+      '/bin/sh',
+      [
+        '-c',
+        `${kiln} build --progress=plain --cache-dir '${cache}' -o type=oci,dest=- '${ctx}' ` +
+          `2>'${join(work, 'epipe.err')}' | head -c 100 >/dev/null`,
+      ],
+      { check: false, timeoutMs: 300_000 },
+    );
+    assert.equal(res.code, 0);
+    const stderr = await readFile(join(work, 'epipe.err'), 'utf8');
+    assert.match(stderr, /ERROR: the reader of stdout closed it before the end/);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
   });
 
   it('writes no output at all when one of several outputs fails, keeping earlier files', async () => {

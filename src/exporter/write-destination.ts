@@ -16,7 +16,17 @@ export async function writeToDestination(
   write: (out: Writable) => Promise<unknown>,
 ): Promise<void> {
   if (dest === '-') {
-    await write(process.stdout);
+    await write(process.stdout).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+      throw new BuildError(
+        'OUTPUT_STDOUT_CLOSED',
+        'the reader of stdout closed it before the end',
+        {
+          hint: 'the program kiln writes to (`| ...`) stopped reading; the output is incomplete',
+          cause: err,
+        },
+      );
+    });
     return;
   }
   const dir = path.dirname(dest);
