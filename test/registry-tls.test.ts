@@ -124,5 +124,6 @@ describe('TLS to a loopback registry', () => {
     const err = await tags(client);
     // The TLS listener answers plain HTTP with 400, which shows HTTP was used.
     assert.ok(err instanceof RegistryError && err.status === 400, String(err));
+    assert.match(String(err.hint), /speaks HTTPS.*certs\.d/);
   });
 });

@@ -38,8 +38,13 @@ function codeForStatus(status: number): string {
   return 'REGISTRY_REQUEST_FAILED';
 }
 
-function hintForStatus(status: number, host: string): string | undefined {
+function hintForStatus(status: number, host: string, url: string): string | undefined {
   if (status === 401) return `log in first (docker login ${host}) or check the stored credentials`;
+  // A TLS listener answers a plain HTTP request with 400: loopback hosts get plain HTTP unless
+  // something says otherwise.
+  if (status === 400 && url.startsWith('http:')) {
+    return `if ${host} speaks HTTPS, put its CA in /etc/docker/certs.d/${host}/ca.crt or list it as an insecure registry`;
+  }
   if (status === 403) return 'the credentials are valid but lack access to this repository';
   return undefined;
 }
@@ -55,7 +60,7 @@ export async function statusError(
   const message =
     `${what} ${reference}: HTTP ${res.status}` + (detail === undefined ? '' : ` (${detail})`);
   const error = new RegistryError(codeForStatus(res.status), message, reference, res.status);
-  const hint = hintForStatus(res.status, host);
+  const hint = hintForStatus(res.status, host, res.url);
   return hint ? withHint(error, hint) : error;
 }
 
