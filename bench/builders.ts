@@ -81,7 +81,9 @@ export class KilnBuilder implements Builder {
     if (input.noCache) args.push('--no-cache');
     args.push(...buildArgFlags(input), '-t', input.tag);
     args.push('-o', `type=oci,dest=${this.outDir},tar=false`, input.context);
-    return check(await measure(process.execPath, args), 'kiln build');
+    // kiln's own processes (the CLI and its namespaced child) carry the bin path; RUN steps don't.
+    const m = await measure(process.execPath, args, { ownMarker: this.bin });
+    return check(m, 'kiln build');
   }
 
   async stop(): Promise<void> {

@@ -22,7 +22,7 @@ import {
   installed,
   KilnBuilder,
 } from './builders.js';
-import { measure, run } from './measure.js';
+import { type Measurement, measure, run } from './measure.js';
 import { barChart, markdownTable, type Sample, summarize, textTable } from './report.js';
 import {
   GENERATOR,
@@ -32,6 +32,7 @@ import {
   touchRoute07,
 } from './workloads.js';
 
+const NODE_FLOOR = 'node -e 0';
 const ALL_SCENARIOS = ['cold', 'noop', 'one-file', 'layer-export', 'large-context'];
 const ANCHORS = ['buildkit', 'buildah'];
 
@@ -98,10 +99,18 @@ async function main(): Promise<void> {
       : '';
     const layerData = join(work, 'layer-data');
 
-    const record = (scenario: string, tool: string, m: { wallMs: number; peakRssKb: number }) => {
-      samples.push({ scenario, tool, wallMs: m.wallMs, peakRssKb: m.peakRssKb });
+    const record = (scenario: string, tool: string, m: Measurement) => {
+      samples.push({
+        scenario,
+        tool,
+        wallMs: m.wallMs,
+        cpuMs: m.cpuMs,
+        peakRssKb: m.peakRssKb,
+        ownRssKb: m.peakOwnRssKb,
+      });
+      const cpu = `${(m.cpuMs / 1000).toFixed(2)} s CPU`;
       log(
-        `${scenario} ${tool}: ${(m.wallMs / 1000).toFixed(2)} s, ${(m.peakRssKb / 1024).toFixed(0)} MiB`,
+        `${scenario} ${tool}: ${(m.wallMs / 1000).toFixed(2)} s, ${cpu}, ${(m.peakRssKb / 1024).toFixed(0)} MiB`,
       );
     };
     const wants = (s: string) => scenarios.includes(s);
@@ -126,7 +135,12 @@ async function main(): Promise<void> {
           if (wants('cold')) record('cold', b.name, m);
         }
       }
-      if (wants('noop')) for (const b of order) record('noop', b.name, await b.build(app(b)));
+      if (wants('noop')) {
+        for (const b of order) record('noop', b.name, await b.build(app(b)));
+        // The floor of any fresh Node process here, with this environment (NODE_EXTRA_CA_CERTS,
+        // when set, is parsed at every start).
+        record('noop', NODE_FLOOR, await measure(process.execPath, ['-e', '0']));
+      }
       if (wants('one-file')) {
         edit++;
         for (const b of order) {
@@ -165,7 +179,7 @@ async function main(): Promise<void> {
     }
   } catch (err) {
     // What was measured before the failure is still worth seeing.
-    const tools = [...builders.map((b) => b.name), 'generate (host)', 'tar|pigz'];
+    const tools = [...builders.map((b) => b.name), NODE_FLOOR, 'generate (host)', 'tar|pigz'];
     process.stdout.write(textTable(summarize(samples, scenarios, tools)));
     throw err;
   } finally {
@@ -174,7 +188,7 @@ async function main(): Promise<void> {
     if (!process.env.KILN_BENCH_WORK) await rm(work, { recursive: true, force: true });
   }
 
-  const tools = [...builders.map((b) => b.name), 'generate (host)', 'tar|pigz'];
+  const tools = [...builders.map((b) => b.name), NODE_FLOOR, 'generate (host)', 'tar|pigz'];
   const rows = summarize(samples, scenarios, tools);
   process.stdout.write(textTable(rows));
   if (process.env.KILN_BENCH_NO_DOCS) return;
@@ -262,11 +276,22 @@ Outputs: kiln writes an OCI layout directory each time (\`-o type=oci,tar=false\
 stores into dockerd's image store and buildah (\`bud --layers\`, chroot isolation) into its
 containers-storage, which is each tool's usual local result.
 
+The noop group also times \`node -e 0\` in the same environment: the start of any fresh Node
+process on this machine, a floor under kiln's noop (with \`NODE_EXTRA_CA_CERTS\` set, Node parses
+that bundle at every start).
+
 Peak RSS is sampled from /proc every 100 ms as the sum over the process tree: for kiln and
 buildah the CLI and everything it started (sandbox helpers, the RUN processes); for BuildKit the
 docker client plus dockerd with containerd, its shims and the RUN processes, so it includes the
 daemon's resident size before the build started. Pages shared between processes are counted in
 each of them. \`/usr/bin/time -v\` is not used: it reports the largest single process only.
+*own RSS* is the same sum over kiln's own processes only (the CLI and its namespaced child),
+without the RUN steps they start (npm, tsc), which are the workload's and not the builder's.
+
+*CPU s* is the user + system time of the command and every process under it that was waited
+for (the bench's \`cutime\` and \`cstime\` in /proc/self/stat before and after): for kiln and
+buildah the whole build, for BuildKit only the docker client, since the daemon does the work. On
+a shared machine it is steadier than the wall time.
 `;
 }
 

@@ -8,8 +8,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Measurement {
   wallMs: number;
+  /**
+   * User + system CPU time of the command's tree, in ms: what the bench process's reaped
+   * children used while it ran (a daemon's work, as BuildKit's, is not in it).
+   */
+  cpuMs: number;
   /** Peak of the summed RSS of the sampled trees, in KiB. */
   peakRssKb: number;
+  /**
+   * Peak of the summed RSS of the tree's processes whose command line holds `ownMarker` (kiln's
+   * own processes, without the RUN steps they start), in KiB; 0 without a marker.
+   */
+  peakOwnRssKb: number;
   code: number | null;
   stdout: string;
   stderr: string;
@@ -20,11 +30,26 @@ export interface MeasureOptions {
   cwd?: string;
   /** Other trees to count (a daemon doing the work); the command's own tree is always counted. */
   extraRoots?: () => number[];
+  /** Also sample the processes whose command line contains this (see peakOwnRssKb). */
+  ownMarker?: string;
   sampleMs?: number;
   timeoutMs?: number;
 }
 
 const PAGE_KB = 4;
+const CLOCK_TICK_MS = 10;
+
+/**
+ * cutime + cstime of this process (fields 16 and 17 of /proc/self/stat), in ms: the CPU time of
+ * every child it has waited for, and of their waited-for descendants. The bench runs one command
+ * at a time, so the difference across a command is that command's tree.
+ */
+function childrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state), so field N is fields[N - 3].
+  return (Number(fields[13]) + Number(fields[14])) * CLOCK_TICK_MS;
+}
 
 /** pid -> parent pid for every process visible in /proc. */
 function parentMap(): Map<number, number[]> {
@@ -54,20 +79,34 @@ function rssKb(pid: number): number {
   }
 }
 
-/** Summed RSS (KiB) of the trees under roots, each process counted once. */
-export function treeRssKb(roots: number[]): number {
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Summed RSS (KiB) of the trees under roots, each process counted once, and of those of them
+ * whose command line contains `marker`.
+ */
+export function treeRssKb(roots: number[], marker?: string): { total: number; own: number } {
   const children = parentMap();
   const seen = new Set<number>();
   const stack = [...roots];
   let total = 0;
+  let own = 0;
   while (stack.length > 0) {
     const pid = stack.pop() as number;
     if (seen.has(pid)) continue;
     seen.add(pid);
-    total += rssKb(pid);
+    const rss = rssKb(pid);
+    total += rss;
+    if (marker !== undefined && cmdline(pid).includes(marker)) own += rss;
     stack.push(...(children.get(pid) ?? []));
   }
-  return total;
+  return { total, own };
 }
 
 /** Runs cmd to completion, timing it and sampling memory; never throws on a non-zero exit. */
@@ -78,6 +117,7 @@ export function measure(
 ): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
+    const cpuBefore = childrenCpuMs();
     const child = spawn(cmd, args, {
       env: opts.env ?? process.env,
       cwd: opts.cwd,
@@ -89,9 +129,12 @@ export function measure(
     child.stderr.on('data', (c: Buffer) => err.push(c));
 
     let peak = 0;
+    let peakOwn = 0;
     const sample = () => {
       const roots = [...(child.pid ? [child.pid] : []), ...(opts.extraRoots?.() ?? [])];
-      peak = Math.max(peak, treeRssKb(roots));
+      const rss = treeRssKb(roots, opts.ownMarker);
+      peak = Math.max(peak, rss.total);
+      peakOwn = Math.max(peakOwn, rss.own);
     };
     const timer = setInterval(sample, opts.sampleMs ?? 100);
     const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 1_800_000);
@@ -108,7 +151,9 @@ export function measure(
       clearTimeout(killer);
       resolve({
         wallMs,
+        cpuMs: childrenCpuMs() - cpuBefore,
         peakRssKb: peak,
+        peakOwnRssKb: peakOwn,
         code,
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),

@@ -8,7 +8,10 @@ export interface Sample {
   scenario: string;
   tool: string;
   wallMs: number;
+  cpuMs: number;
   peakRssKb: number;
+  /** kiln's own processes only; 0 for other tools. */
+  ownRssKb: number;
 }
 
 export interface Row {
@@ -18,7 +21,11 @@ export interface Row {
   medianS: number;
   minS: number;
   maxS: number;
+  /** Median user + system CPU seconds of the process tree. */
+  cpuS: number;
   rssMiB: number;
+  /** Median peak RSS of kiln's own processes (without its RUN steps); 0 for other tools. */
+  ownRssMiB: number;
   /** The tool's median time over kiln's in the same scenario (kiln's own row: 1). */
   vsKiln: number;
 }
@@ -39,7 +46,9 @@ export function summarize(samples: Sample[], scenarios: string[], tools: string[
         medianS: median(wall) / 1000,
         minS: Math.min(...wall) / 1000,
         maxS: Math.max(...wall) / 1000,
+        cpuS: median(mine.map((s) => s.cpuMs)) / 1000,
         rssMiB: median(mine.map((s) => s.peakRssKb)) / 1024,
+        ownRssMiB: median(mine.map((s) => s.ownRssKb)) / 1024,
         vsKiln: median(wall) / kiln,
       });
     }
@@ -47,7 +56,17 @@ export function summarize(samples: Sample[], scenarios: string[], tools: string[
   return rows;
 }
 
-const HEAD = ['scenario', 'tool', 'runs', 'median s', 'min-max s', 'peak RSS MiB', 'time / kiln'];
+const HEAD = [
+  'scenario',
+  'tool',
+  'runs',
+  'median s',
+  'min-max s',
+  'CPU s',
+  'peak RSS MiB',
+  'own RSS MiB',
+  'time / kiln',
+];
 
 function cells(r: Row): string[] {
   return [
@@ -56,7 +75,9 @@ function cells(r: Row): string[] {
     String(r.runs),
     r.medianS.toFixed(2),
     `${r.minS.toFixed(2)}-${r.maxS.toFixed(2)}`,
+    r.cpuS.toFixed(2),
     r.rssMiB.toFixed(0),
+    r.ownRssMiB > 0 ? r.ownRssMiB.toFixed(0) : '-',
     Number.isFinite(r.vsKiln) ? `${r.vsKiln.toFixed(2)}x` : '-',
   ];
 }
