@@ -101,15 +101,39 @@ async function withSignals<T>(build: (signal: AbortSignal) => Promise<T>): Promi
   }
 }
 
+/** Whether this process is the namespaced child of a kiln process (not 'none' set later on). */
+const STARTED_INSIDE = activeIsolation() !== undefined;
+
+/** How long an interrupted build may take to stop by itself before the process just exits. */
+const STOP_GRACE_MS = 5000;
+
+/**
+ * SIGINT and SIGTERM abort the build. Whatever does not stop within STOP_GRACE_MS (a wait on a
+ * stalled server), or a second signal, ends the process with the signal's exit code: the cache
+ * stays consistent because every write to it is atomic. The namespaced child also stops when its
+ * parent is gone (killed with SIGKILL), which it sees as being handed to another parent.
+ */
 function onSignals(abort: AbortController): {
   signal: () => string | undefined;
   dispose: () => void;
 } {
   let received: string | undefined;
+  let grace: NodeJS.Timeout | undefined;
   const handler = (sig: NodeJS.Signals): void => {
+    const code = sig === 'SIGINT' ? 130 : 143;
+    if (received !== undefined) process.exit(code);
     received = sig;
     abort.abort(new Error(`interrupted by ${sig}`));
+    grace = setTimeout(() => process.exit(code), STOP_GRACE_MS);
+    grace.unref();
   };
+  const parent = process.ppid;
+  const orphaned = !STARTED_INSIDE
+    ? undefined
+    : setInterval(() => {
+        if (process.ppid !== parent) handler('SIGTERM');
+      }, 1000);
+  orphaned?.unref();
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
   return {
@@ -117,6 +141,8 @@ function onSignals(abort: AbortController): {
     dispose: () => {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
+      if (orphaned) clearInterval(orphaned);
+      if (grace) clearTimeout(grace);
     },
   };
 }
