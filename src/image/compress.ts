@@ -3,10 +3,10 @@
  * Node 20's zlib has none) and none. Decompression sniffs the magic bytes, because media types
  * on the wire are not always honest about what a blob holds.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { Duplex, PassThrough, Readable, type Transform } from 'node:stream';
+import { Duplex, PassThrough, Readable, type Transform, type Writable } from 'node:stream';
 import { constants, createGunzip, createGzip } from 'node:zlib';
 import { ImageError } from './errors.js';
 import type { Compression } from './media-types.js';
@@ -22,14 +22,39 @@ export interface CompressOptions {
   pigzThreads?: number;
 }
 
+/** The error for a filter program that failed: how it ended and the start of its stderr. */
+function filterFailed(
+  command: string,
+  exit: { code: number | null; signal: NodeJS.Signals | null },
+  stderr: string,
+): ImageError {
+  const why = exit.code === null ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+  return new ImageError(
+    'IMAGE_COMPRESSOR_FAILED',
+    `${command} failed with ${why}: ${stderr.trim()}`,
+  );
+}
+
+function cannotRun(command: string, err: Error): ImageError {
+  return new ImageError('IMAGE_COMPRESSOR_FAILED', `cannot run ${command}: ${err.message}`, {
+    cause: err,
+  });
+}
+
+/** Keeps the first 4 KiB of a child's stderr for the error message. */
+function collectStderr(child: ChildProcess): () => string {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (text: string) => {
+    if (stderr.length < 4096) stderr += text;
+  });
+  return () => stderr;
+}
+
 /** Runs a filter program, its stdin and stdout as one duplex stream; a non-zero exit is an error. */
 export function spawnFilter(command: string, args: string[]): Duplex {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (text: string) => {
-    if (stderr.length < 4096) stderr += text;
-  });
+  const stderr = collectStderr(child);
 
   // Duplex.from ends the readable side when stdout ends; the exit status arrives separately, so
   // stdout is relayed through a PassThrough that only ends once the exit code is known.
@@ -39,15 +64,7 @@ export function spawnFilter(command: string, args: string[]): Duplex {
   const settle = () => {
     if (!stdoutEnded || exit === undefined) return;
     if (exit.code === 0) output.end();
-    else {
-      const why = exit.code === null ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-      output.destroy(
-        new ImageError(
-          'IMAGE_COMPRESSOR_FAILED',
-          `${command} failed with ${why}: ${stderr.trim()}`,
-        ),
-      );
-    }
+    else output.destroy(filterFailed(command, exit, stderr()));
   };
   child.stdout.on('end', () => {
     stdoutEnded = true;
@@ -59,13 +76,7 @@ export function spawnFilter(command: string, args: string[]): Duplex {
     stdoutEnded = true;
     settle();
   });
-  child.on('error', (err) => {
-    output.destroy(
-      new ImageError('IMAGE_COMPRESSOR_FAILED', `cannot run ${command}: ${err.message}`, {
-        cause: err,
-      }),
-    );
-  });
+  child.on('error', (err) => output.destroy(cannotRun(command, err)));
   // A consumer that stops early closes stdin; the resulting EPIPE is not the interesting error.
   child.stdin.on('error', () => {});
 
@@ -74,6 +85,43 @@ export function spawnFilter(command: string, args: string[]): Duplex {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   return duplex;
+}
+
+/** A filter program writing straight into a file: its stdin, and when it has exited. */
+export interface FileFilter {
+  input: Writable;
+  /** Resolves when the program exited 0, rejects when it failed or could not start. */
+  finished: Promise<void>;
+  /** Kills the program (when the input failed, so its output is of no use). */
+  kill(): void;
+}
+
+/**
+ * Runs a filter program whose stdout is the open file `fd`: the compressed bytes go from the
+ * program to the file without a trip through this process.
+ */
+export function spawnFilterToFile(command: string, args: string[], fd: number): FileFilter {
+  const child = spawn(command, args, { stdio: ['pipe', fd, 'pipe'] });
+  const stderr = collectStderr(child);
+  const finished = new Promise<void>((resolve, reject) => {
+    child.on('error', (err) => reject(cannotRun(command, err)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(filterFailed(command, { code, signal }, stderr()));
+    });
+  });
+  // Awaited by whoever finishes the write; a caller that failed first only kills it.
+  finished.catch(() => {});
+  const input = child.stdin as Writable;
+  // When the program dies, writes to its stdin fail with EPIPE; its exit says why.
+  input.on('error', () => {});
+  return {
+    input,
+    finished,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
 }
 
 const found = new Map<string, string | undefined>();
@@ -108,24 +156,35 @@ function requireProgram(name: string, why: string): string {
   return path;
 }
 
+/**
+ * The program that compresses as `options` say, or undefined when Node does it (zlib's gzip
+ * without pigz or threads, and 'none').
+ */
+export function compressorCommand(
+  options: CompressOptions,
+): { command: string; args: string[] } | undefined {
+  const { compression } = options;
+  if (compression === 'none') return undefined;
+  const threads = options.pigzThreads ?? 0;
+  if (compression === 'gzip') {
+    const pigz = findProgram('pigz');
+    if (threads <= 0 || pigz === undefined) return undefined;
+    // -n: no name and a zero mtime in the gzip header, so the bytes depend only on the input.
+    // pigz's output does not depend on -p: its blocks are of a fixed size.
+    const args = ['-c', '-n', `-${options.level ?? 6}`, '-p', String(threads)];
+    return { command: pigz, args };
+  }
+  const zstd = requireProgram('zstd', 'for zstd compression');
+  const args = ['-q', '-c', `-${options.level ?? 3}`, `-T${Math.max(threads, 1)}`, '--no-progress'];
+  return { command: zstd, args };
+}
+
 /** A stream that compresses what is written to it. */
 export function createCompressor(options: CompressOptions): Duplex | Transform {
-  const { compression } = options;
-  if (compression === 'none') return new PassThrough();
-  if (compression === 'gzip') {
-    const level = options.level ?? 6;
-    const pigz = findProgram('pigz');
-    if (options.pigzThreads !== undefined && options.pigzThreads > 0 && pigz !== undefined) {
-      // -n: no name and a zero mtime in the gzip header, so the bytes depend only on the input.
-      return spawnFilter(pigz, ['-c', '-n', `-${level}`, '-p', String(options.pigzThreads)]);
-    }
-    return createGzip({ level });
-  }
-  const level = options.level ?? 3;
-  const zstd = requireProgram('zstd', 'for zstd compression');
-  const threads =
-    options.pigzThreads !== undefined && options.pigzThreads > 0 ? options.pigzThreads : 1;
-  return spawnFilter(zstd, ['-q', '-c', `-${level}`, `-T${threads}`, '--no-progress']);
+  const program = compressorCommand(options);
+  if (program !== undefined) return spawnFilter(program.command, program.args);
+  if (options.compression === 'none') return new PassThrough();
+  return createGzip({ level: options.level ?? 6 });
 }
 
 /** A stream that decompresses what is written to it. */

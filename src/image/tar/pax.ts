@@ -7,6 +7,8 @@ import { TarError } from '../errors.js';
 
 export type PaxRecords = Map<string, Buffer>;
 
+const NEWLINE = Buffer.from('\n');
+
 /** Encodes records in the given order (callers sort keys for deterministic output). */
 export function encodePaxRecords(records: Array<[string, Buffer]>): Buffer {
   const parts: Buffer[] = [];
@@ -16,7 +18,7 @@ export function encodePaxRecords(records: Array<[string, Buffer]>): Buffer {
     const rest = 1 + keyBytes.length + 1 + value.length + 1;
     let length = rest + 1;
     while (rest + String(length).length !== length) length = rest + String(length).length;
-    parts.push(Buffer.from(`${length} `), keyBytes, Buffer.from('='), value, Buffer.from('\n'));
+    parts.push(Buffer.from(`${length} ${key}=`, 'utf8'), value, NEWLINE);
   }
   return Buffer.concat(parts);
 }

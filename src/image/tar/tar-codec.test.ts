@@ -6,6 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { TarError } from '../errors.js';
 import type { LayerEntry, TarEntry } from './entry.js';
+import { encodeEntryHeader } from './entry-header.js';
 import { encodePaxRecords } from './pax.js';
 import { readTar } from './tar-reader.js';
 import { encodeTar, writeTar } from './tar-writer.js';
@@ -239,6 +240,64 @@ describe('tar codec', () => {
     }
   });
 
+  it('packs the same bytes into chunks of any size', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-tar-'));
+    try {
+      const path = join(dir, 'f');
+      await writeFile(path, Buffer.alloc(3000, 'y'));
+      const entries: LayerEntry[] = [
+        meta('d', { type: 'dir', mode: 0o755, mtimeNs: T0 + 5n }),
+        { entry: entry('d/f', { size: 3000 }), source: { kind: 'file', path } },
+        file(`d/${'n'.repeat(150)}`, Buffer.alloc(700, 'z')),
+        file('d/empty', ''),
+        { entry: entry('d/empty-file'), source: { kind: 'file', path: join(dir, 'none') } },
+        meta('d/link', { type: 'symlink', linkname: 'f' }),
+      ];
+      await writeFile(join(dir, 'none'), '');
+      const whole = await tarBytes(entries);
+      assert.equal(whole.length % 512, 0);
+      for (const size of [1, 511, 512, 513, 4096]) {
+        const chunks: Buffer[] = [];
+        const take = () => Buffer.alloc(size, 0xee);
+        for await (const chunk of encodeTar(entries, { takeBuffer: take })) {
+          assert.ok(chunk.length <= size);
+          chunks.push(Buffer.from(chunk));
+        }
+        assert.ok(chunks.slice(0, -1).every((c) => c.length === size));
+        assert.deepEqual(Buffer.concat(chunks), whole, `chunks of ${size} bytes`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('notices a file that grew, also when its content ends a chunk exactly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-tar-'));
+    try {
+      const path = join(dir, 'f');
+      await writeFile(path, Buffer.alloc(1025, 'x'));
+      const declared: LayerEntry = {
+        entry: entry('f', { size: 1024 }),
+        source: { kind: 'file', path },
+      };
+      // 512 header bytes + 1024 content bytes fill a 1536-byte chunk to its end.
+      const take = () => Buffer.alloc(1536);
+      await assert.rejects(
+        (async () => {
+          for await (const _ of encodeTar([declared], { takeBuffer: take })) {
+          }
+        })(),
+        (err: unknown) => err instanceof TarError && /longer than 1024/.test(err.message),
+      );
+      await truncate(path, 1024);
+      const chunks: Buffer[] = [];
+      for await (const chunk of encodeTar([declared], { takeBuffer: take })) chunks.push(chunk);
+      assert.equal(Buffer.concat(chunks).length, 512 + 1024 + 1024);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects instead of hanging when the output fails mid-way', async () => {
     let written = 0;
     const out = new Writable({
@@ -254,12 +313,7 @@ describe('tar codec', () => {
 
   it('writes sizes beyond the 8 GiB octal limit through PAX', async () => {
     const big = 9 * 1024 ** 3;
-    const header = await (async () => {
-      const it = encodeTar([meta('huge', { size: big })]);
-      const first = await it.next();
-      await it.return(undefined);
-      return first.value as Buffer;
-    })();
+    const header = encodeEntryHeader(entry('huge', { size: big }));
     assert.ok(header.includes(Buffer.from(` size=${big}\n`)));
   });
 });

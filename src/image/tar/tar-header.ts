@@ -97,7 +97,8 @@ export interface HeaderFields {
 
 /** Encodes a ustar header. Numbers must fit their octal fields, except device numbers. */
 export function encodeHeader(fields: HeaderFields): Buffer {
-  const block = Buffer.alloc(BLOCK_SIZE);
+  // From Node's shared pool: a zeroed allocation of its own per header showed in profiles.
+  const block = Buffer.allocUnsafe(BLOCK_SIZE).fill(0);
   writeString(block, F.name, fields.name);
   writeOctal(block, F.mode, fields.mode);
   writeOctal(block, F.uid, fields.uid);
