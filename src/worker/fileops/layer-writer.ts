@@ -250,7 +250,7 @@ export class LayerWriter {
 }
 
 async function copyXattrs(src: string, dest: string, prefix: 'user' | 'trusted'): Promise<void> {
-  for (const [name, value] of Object.entries((await readXattrs(src, prefix)) ?? {})) {
+  for (const [name, value] of Object.entries(readXattrs(src, prefix) ?? {})) {
     // security.* and trusted.* may be refused inside a user namespace; the copy goes on without.
     try {
       setAttributeSync(dest, name, value);

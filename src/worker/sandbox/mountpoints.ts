@@ -40,7 +40,7 @@ async function applyMirrors(mirrors: Mirror[], prefix: 'user' | 'trusted'): Prom
     const st = from.stat;
     await chown(dest, Number(st.uid), Number(st.gid));
     await chmod(dest, Number(st.mode & 0o7777n));
-    for (const [name, value] of Object.entries((await readXattrs(from.hostPath, prefix)) ?? {})) {
+    for (const [name, value] of Object.entries(readXattrs(from.hostPath, prefix) ?? {})) {
       await setAttribute(dest, name, value).catch(() => undefined);
     }
     // Node's utimes takes seconds as a double: sub-microsecond digits of the mtime are lost.

@@ -80,7 +80,7 @@ async function changed(
   if (o.isCharacterDevice() || o.isBlockDevice()) {
     if (o.rdev !== n.rdev) return true;
   }
-  if (!sameXattrs(await readXattrs(oldPath, prefix), await readXattrs(newPath, prefix))) {
+  if (!sameXattrs(readXattrs(oldPath, prefix), readXattrs(newPath, prefix))) {
     return true;
   }
   if (n.isDirectory()) return o.mtimeNs !== n.mtimeNs;
@@ -107,7 +107,7 @@ export async function diffTrees(
       if (ignore.has(layerPath)) continue;
       const hostPath = path.join(hostDir, name);
       const st = await lstat(hostPath, { bigint: true });
-      const made = await entryOrHardlink(hostPath, layerPath, st, prefix, links);
+      const made = entryOrHardlink(hostPath, layerPath, st, prefix, links);
       if (made === undefined) continue;
       out.push(made);
       if (st.isDirectory()) await addAll(hostPath, layerPath, out);
@@ -142,7 +142,7 @@ export async function diffTrees(
         o === undefined || (await changed(oldPath, newPath, o, n, prefix)) || below.length > 0;
       if (!self) continue;
 
-      const made = await entryOrHardlink(newPath, layerPath, n, prefix, links);
+      const made = entryOrHardlink(newPath, layerPath, n, prefix, links);
       if (made === undefined) continue;
       out.push(made);
       if (bothDirs) out.push(...below);

@@ -77,7 +77,7 @@ export class LayerStack {
         if (i === parts.length - 1) return { hostPath, layer, stat };
         // A non-directory here replaces whatever directory lower layers had at this path.
         if (!stat.isDirectory()) return undefined;
-        if (await isOpaqueDir(hostPath, this.xattrPrefix)) opaqueAbove = true;
+        if (isOpaqueDir(hostPath, this.xattrPrefix)) opaqueAbove = true;
       }
       if (opaqueAbove) return undefined;
     }

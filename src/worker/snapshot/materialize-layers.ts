@@ -102,14 +102,14 @@ class Materializer {
     // The directory continues down the stack until a layer has something else there, or the
     // directory is opaque (then lower layers are hidden).
     const below = [top];
-    if (!(await isOpaqueDir(top, this.prefix))) {
+    if (!isOpaqueDir(top, this.prefix)) {
       for (const lower of sources.slice(1)) {
         const p = path.join(lower, name);
         const lst = await lstatOrUndefined(p);
         if (lst === undefined) continue;
         if (!lst.isDirectory()) break;
         below.push(p);
-        if (await isOpaqueDir(p, this.prefix)) break;
+        if (isOpaqueDir(p, this.prefix)) break;
       }
     }
     await mkdir(dest, { mode: 0o700 });
@@ -166,7 +166,7 @@ class Materializer {
     await lchown(dest, Number(st.uid), Number(st.gid));
     // chown clears setuid/setgid, so the mode comes after it.
     await chmod(dest, Number(st.mode & 0o7777n));
-    for (const [name, value] of Object.entries((await readXattrs(src, this.prefix)) ?? {})) {
+    for (const [name, value] of Object.entries(readXattrs(src, this.prefix) ?? {})) {
       await setAttribute(dest, name, value);
     }
     await lutimes(dest, secs(st.atimeNs), secs(st.mtimeNs));
