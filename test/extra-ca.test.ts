@@ -4,18 +4,15 @@
  * its start): an ADD from an HTTPS server on loopback whose certificate only that file trusts.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { childTlsEnv, EXTRA_CA_ENV } from '../src/net/extra-ca.js';
 import { useBusyboxRegistry } from './support/busybox-registry.js';
 import { runKiln } from './support/kiln.js';
-
-const execFileAsync = promisify(execFile);
+import { selfSigned } from './support/self-signed.js';
 
 describe('NODE_EXTRA_CA_CERTS', () => {
   const env = useBusyboxRegistry('extra-ca');
@@ -24,27 +21,8 @@ describe('NODE_EXTRA_CA_CERTS', () => {
   let certPath: string;
 
   before(async () => {
-    certPath = join(env.work, 'server.crt');
-    const keyPath = join(env.work, 'server.key');
-    await execFileAsync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '2',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-    ]);
+    let keyPath: string;
+    ({ certPath, keyPath } = await selfSigned(env.work, 'server', '127.0.0.1'));
     const [cert, key] = await Promise.all([readFile(certPath), readFile(keyPath)]);
     server = createServer({ cert, key }, (_req, res) => res.end('over tls\n'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

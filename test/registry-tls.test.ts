@@ -1,43 +1,22 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { RegistryError } from '../src/errors.js';
 import { anonymous } from '../src/registry/credentials.js';
 import { RegistryClient } from '../src/registry/registry-client.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
+import { selfSigned } from './support/self-signed.js';
 
-const execFileAsync = promisify(execFile);
 let dir: string;
 let registry: TestRegistry;
 let certPath: string;
 
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-registry-tls-'));
-  certPath = path.join(dir, 'registry.crt');
-  const keyPath = path.join(dir, 'registry.key');
-  await execFileAsync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-days',
-    '2',
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-  ]);
+  let keyPath: string;
+  ({ certPath, keyPath } = await selfSigned(dir, 'registry', '127.0.0.1'));
   registry = await startRegistry({ tls: { certPath, keyPath } });
 });
 after(async () => {
@@ -86,24 +65,7 @@ describe('TLS to a loopback registry', () => {
   });
 
   test('refuses a certificate signed by another CA with REGISTRY_TLS', async () => {
-    const other = path.join(dir, 'other.crt');
-    await execFileAsync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      '/CN=other',
-      '-days',
-      '2',
-      '-keyout',
-      path.join(dir, 'other.key'),
-      '-out',
-      other,
-    ]);
+    const other = (await selfSigned(dir, 'other')).certPath;
     const client = new RegistryClient({
       credentials: anonymous,
       certsDir: path.join(dir, 'empty'),

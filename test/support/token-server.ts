@@ -5,15 +5,11 @@
  * the `x5c` header; the registry trusts it because that self-signed certificate is its
  * `rootcertbundle`.
  */
-import { execFile } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { selfSigned } from './self-signed.js';
 
 /** A signing key and its self-signed certificate, both as PEM files and in memory. */
 export interface SigningKey {
@@ -64,25 +60,7 @@ export interface TokenServer {
 
 /** Generates an EC P-256 key and a self-signed certificate with openssl, in `dir`. */
 export async function createSigningKey(dir: string, name: string): Promise<SigningKey> {
-  const keyPath = path.join(dir, `${name}.key`);
-  const certPath = path.join(dir, `${name}.crt`);
-  await execFileAsync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${name}`,
-    '-days',
-    '2',
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-  ]);
+  const { keyPath, certPath } = await selfSigned(dir, name);
   return {
     keyPem: await fs.readFile(keyPath, 'utf8'),
     certPem: await fs.readFile(certPath, 'utf8'),
