@@ -1,5 +1,4 @@
 import * as fsp from 'node:fs/promises';
-import type { EventBus } from '../events/event-bus.js';
 import { formatReference, parseReference } from '../registry/index.js';
 import type { BuildRequest, OutputCompression, OutputSpec } from '../solver/build-request.js';
 import type { BuildOutcome } from '../solver/run-build.js';
@@ -26,7 +25,6 @@ export async function exportOutputs(
   result: StageResult,
   request: BuildRequest,
   services: ExportServices,
-  bus: EventBus,
   signal: AbortSignal,
 ): Promise<BuildOutcome> {
   const staging = new OutputStaging();

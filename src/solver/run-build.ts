@@ -117,7 +117,7 @@ async function buildWith(
     await services.cache.importAll();
     const result = await solver.solveTarget();
     options.onSolved?.();
-    const outcome = await exportOutputs(result, request, services, bus, signal);
+    const outcome = await exportOutputs(result, request, services, signal);
     await services.cache.exportAll(result.key, signal);
     return outcome;
   } catch (err) {
