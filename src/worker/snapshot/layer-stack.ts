@@ -21,7 +21,8 @@ export interface StackHit {
 
 const MAX_SYMLINKS = 40;
 
-async function lstatOrUndefined(p: string): Promise<BigIntStats | undefined> {
+/** lstat with bigint times, or undefined when nothing is there (ENOENT, ENOTDIR). */
+export async function lstatOrUndefined(p: string): Promise<BigIntStats | undefined> {
   try {
     return await lstat(p, { bigint: true });
   } catch (err) {

@@ -30,18 +30,9 @@ import {
   readXattrs,
   type XattrPrefix,
 } from './entry-from-stat.js';
+import { lstatOrUndefined } from './layer-stack.js';
 
 const S_IFMT = 0o170000n;
-
-async function lstatOrUndefined(p: string): Promise<BigIntStats | undefined> {
-  try {
-    return await lstat(p, { bigint: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {
   try {
