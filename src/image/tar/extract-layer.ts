@@ -25,7 +25,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { setAttributeSync } from 'fs-xattr';
 import { decompress } from '../compress.js';
 import { ExtractError } from '../errors.js';
@@ -33,6 +33,7 @@ import { OPAQUE_WHITEOUT, type TarEntry, WHITEOUT_PREFIX } from './entry.js';
 import { layerPathComponents, resolveDirInRoot } from './resolve-in-root.js';
 import { makeSpecialNodes, type SpecialNode } from './special-nodes.js';
 import { readTar } from './tar-reader.js';
+import { untarNames } from './untar-names.js';
 
 export interface ExtractOptions {
   whiteouts: 'overlay' | 'apply';
@@ -390,20 +391,6 @@ function statOrNone(path: string): Stats | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Docker's untar names: rooted at the target (`/a` is `a`), '..' resolved lexically. */
-function untarNames(entry: TarEntry): TarEntry {
-  const clean = (name: string): string => {
-    let normalized = posix.normalize(name);
-    if (normalized.startsWith('/')) normalized = posix.normalize(`.${normalized}`);
-    // A '..' left at the front climbs out of the target: it stays, and the check refuses it.
-    normalized = normalized.replace(/\/+$/, '');
-    return normalized === '' ? '.' : normalized;
-  };
-  const path = clean(entry.path);
-  if (entry.type !== 'hardlink' || entry.linkname === undefined) return { ...entry, path };
-  return { ...entry, path, linkname: clean(entry.linkname) };
 }
 
 function invalid(entry: TarEntry, detail: string): ExtractError {
