@@ -50,6 +50,12 @@ async function tracedKiln(work: string, args: string[]): Promise<TracedBuild> {
   return { code: res.code ?? -1, stderr: res.stderr, programs };
 }
 
+/** `kiln build` of ctx into an OCI layout directory, with JSON progress. */
+function ociBuild(cache: string, out: string, ctx: string): string[] {
+  const output = `type=oci,dest=${out},tar=false`;
+  return ['build', '--progress=json', '--cache-dir', cache, '-o', output, ctx];
+}
+
 function stepNames(stderr: string, status: string): string[] {
   return jsonEvents(stderr)
     .filter((e) => e.type === 'step' && e.status === status)
@@ -80,15 +86,7 @@ describe('fully cached builds skip the sandbox', () => {
         'RUN cat /a.txt /made.txt > /both.txt\nENV X=1\n',
     );
     const cache = join(env.work, 'cache-app');
-    const args = (out: string) => [
-      'build',
-      '--progress=json',
-      '--cache-dir',
-      cache,
-      '-o',
-      `type=oci,dest=${join(env.work, out)},tar=false`,
-      ctx,
-    ];
+    const args = (out: string) => ociBuild(cache, join(env.work, out), ctx);
 
     const cold = await tracedKiln(env.work, args('out-cold'));
     assert.equal(cold.code, 0, cold.stderr);
@@ -131,15 +129,8 @@ describe('fully cached builds skip the sandbox', () => {
       'bad',
       `FROM ${env.base}\nCOPY a.txt /a.txt\nRUN --mount=type=nope true\n`,
     );
-    const res = await tracedKiln(env.work, [
-      'build',
-      '--progress=json',
-      '--cache-dir',
-      join(env.work, 'cache-bad'),
-      '-o',
-      `type=oci,dest=${join(env.work, 'out-bad')},tar=false`,
-      ctx,
-    ]);
+    const args = ociBuild(join(env.work, 'cache-bad'), join(env.work, 'out-bad'), ctx);
+    const res = await tracedKiln(env.work, args);
     assert.notEqual(res.code, 0);
     const errors = jsonEvents(res.stderr).filter((e) => e.type === 'error');
     assert.equal(errors.length, 1, res.stderr);
@@ -196,15 +187,7 @@ describe('fully cached builds skip the sandbox', () => {
       const ctx = await context('add', `FROM ${env.base}\nADD ${url} /r.txt\nCOPY a.txt /a.txt\n`);
       const cache = join(env.work, 'cache-add');
       const build = (out: string) =>
-        tracedKiln(env.work, [
-          'build',
-          '--progress=json',
-          '--cache-dir',
-          cache,
-          '-o',
-          `type=oci,dest=${join(env.work, out)},tar=false`,
-          ctx,
-        ]);
+        tracedKiln(env.work, ociBuild(cache, join(env.work, out), ctx));
       const first = await build('add-1');
       assert.equal(first.code, 0, first.stderr);
       assert.equal(downloads, 1, 'one download in a build that runs steps');
