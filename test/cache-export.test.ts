@@ -10,14 +10,15 @@ import { after, before, describe, it } from 'node:test';
 import { pushFixture } from './support/images.js';
 import { jsonEvents, runKiln } from './support/kiln.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
+import { RUN_STAMP } from './support/run-stamp.js';
 
 const DOCKERFILE = (base: string) => `FROM ${base} AS builder
-RUN echo built > /built.txt && date +%s%N > /when.txt
+RUN echo built > /built.txt && ${RUN_STAMP} > /when.txt
 
 FROM ${base}
 WORKDIR /app
 COPY input.txt ./
-RUN cat /app/input.txt > /app/copy.txt && date +%s%N > /app/stamp.txt
+RUN cat /app/input.txt > /app/copy.txt && ${RUN_STAMP} > /app/stamp.txt
 COPY --from=builder /built.txt /app/
 ENV DONE=1
 `;

@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { useBusyboxRegistry } from './support/busybox-registry.js';
 import { jsonEvents, KILN_BIN, runKiln } from './support/kiln.js';
+import { RUN_STAMP } from './support/run-stamp.js';
 
 const FILES = 3000;
 
@@ -54,7 +55,7 @@ describe('local cache safety', () => {
   it('lets two kiln processes build one Dockerfile on one cache dir with the same digest', async () => {
     const ctx = await context(
       'concurrent',
-      `FROM ${fixture.base}\nCOPY input.txt /\nRUN date +%s%N > /stamp && sleep 1\nRUN date +%s%N > /stamp2\n`,
+      `FROM ${fixture.base}\nCOPY input.txt /\nRUN ${RUN_STAMP} > /stamp && sleep 1\nRUN ${RUN_STAMP} > /stamp2\n`,
     );
     const cacheDir = join(fixture.work, 'cache-concurrent');
     const build = (i: number) =>
@@ -78,7 +79,7 @@ describe('local cache safety', () => {
   it('does not reuse a snapshot whose run died before writing its record', async () => {
     const ctx = await context(
       'orphan',
-      `FROM ${fixture.base}\nRUN date +%s%N > /stamp\nRUN cp /stamp /stamp2\n`,
+      `FROM ${fixture.base}\nRUN ${RUN_STAMP} > /stamp\nRUN cp /stamp /stamp2\n`,
     );
     const cacheDir = join(fixture.work, 'cache-orphan');
     const build = (out: string) =>
