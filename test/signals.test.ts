@@ -90,4 +90,26 @@ describe('interrupted builds', () => {
     });
     assert.deepEqual(left.filter(Boolean), [], 'nothing of the build is left running');
   });
+
+  it('stops a namespaced child whose parent was gone before it started', async () => {
+    // What a parent killed while `unshare` was still setting up leaves: a child whose first
+    // parent is already not the kiln process that started it. Made here by starting the child
+    // the way kiln does in chroot mode, naming as its parent a pid that is not.
+    const ctx = join(env.work, 'late-orphan');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${env.base}\nRUN sleep 300\n`);
+    const cache = join(env.work, 'cache-late-orphan');
+    const args = ['--mount', '--propagation', 'private', '--', process.execPath, KILN_BIN];
+    const child = spawn('/usr/bin/unshare', [...args, 'build', '--cache-dir', cache, ctx], {
+      stdio: 'ignore',
+      env: { ...process.env, KILN_SANDBOX: 'chroot', KILN_PARENT_PID: '1' },
+    });
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('close', (code) => resolve(code)),
+    );
+    const code = await Promise.race([exited, sleep(60_000).then(() => 'still running')]);
+    if (code === 'still running') child.kill('SIGKILL');
+    assert.equal(code, 143);
+    assert.deepEqual(pidsWith(cache), [], 'nothing of the build is left running');
+  });
 });

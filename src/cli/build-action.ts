@@ -2,7 +2,11 @@ import { KilnError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
 import type { BuildRequest } from '../solver/build-request.js';
 import { type BuildOutcome, runBuild } from '../solver/run-build.js';
-import { activeIsolation, reexecInUserNamespace } from '../worker/sandbox/userns.js';
+import {
+  activeIsolation,
+  expectedParentPid,
+  reexecInUserNamespace,
+} from '../worker/sandbox/userns.js';
 import { type BuildFlags, toBuildRequest } from './build-options.js';
 import { mayTryCached, tryCachedBuild } from './cached-build.js';
 import { errorEvent } from './error-event.js';
@@ -127,13 +131,13 @@ function onSignals(abort: AbortController): {
     grace = setTimeout(() => process.exit(code), STOP_GRACE_MS);
     grace.unref();
   };
-  const parent = process.ppid;
-  const orphaned = !STARTED_INSIDE
-    ? undefined
-    : setInterval(() => {
-        if (process.ppid !== parent) handler('SIGTERM');
-      }, 1000);
+  const parent = expectedParentPid() ?? process.ppid;
+  const checkParent = (): void => {
+    if (process.ppid !== parent && received === undefined) handler('SIGTERM');
+  };
+  const orphaned = !STARTED_INSIDE ? undefined : setInterval(checkParent, 1000);
   orphaned?.unref();
+  if (STARTED_INSIDE) checkParent();
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
   return {

@@ -15,6 +15,7 @@ import type * as http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { NetworkError } from '../errors.js';
+import { onAbort } from '../on-abort.js';
 import { ResponseBody } from './response-body.js';
 
 export interface TlsOptions {
@@ -204,13 +205,13 @@ function exchange(
 
     const timeout = (ms: number, code: string, message: string) =>
       setTimeout(() => fail(new NetworkError(code, message)), ms);
-    const onAbort = () => fail(signal?.reason);
+    const abortRequest = () => fail(signal?.reason);
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(connectTimer);
       clearTimeout(headersTimer);
-      signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', abortRequest);
       if (stream) {
         stream.unpipe(request);
         stream.destroy();
@@ -252,10 +253,9 @@ function exchange(
       clearTimeout(headersTimer);
       const responseBody = new ResponseBody(message, timeouts.body, url.host);
       if (signal) {
-        signal.removeEventListener('abort', onAbort);
-        const abortBody = () => responseBody.destroy(signal.reason);
-        signal.addEventListener('abort', abortBody, { once: true });
-        responseBody.once('close', () => signal.removeEventListener('abort', abortBody));
+        signal.removeEventListener('abort', abortRequest);
+        const stopWatching = onAbort(signal, () => responseBody.destroy(signal.reason));
+        responseBody.once('close', stopWatching);
       }
       resolve({
         status: message.statusCode ?? 0,
@@ -271,7 +271,7 @@ function exchange(
       fail(signal.reason);
       return;
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', abortRequest, { once: true });
     if (stream) {
       // The body's own failure (a file gone, a digest check) is reported as it is.
       stream.once('error', fail);

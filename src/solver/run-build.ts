@@ -10,6 +10,7 @@ import { planBuild } from '../frontend/dispatch/plan-build.js';
 import { parseDockerfile } from '../frontend/dockerfile/index.js';
 import { contextIgnore, findIgnoreFile } from '../frontend/ignore/index.js';
 import type { Descriptor } from '../image/oci-types.js';
+import { onAbort } from '../on-abort.js';
 import type { BuildRequest } from './build-request.js';
 import { BuildServices } from './build-services.js';
 import { SandboxNeeded } from './sandbox-needed.js';
@@ -111,8 +112,7 @@ async function buildWith(
   }
 
   const solver = new Solver(plan, services);
-  const onAbort = (): void => solver.cancel(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
+  const stopWatching = onAbort(signal, () => solver.cancel(signal.reason));
   try {
     await services.cache.importAll();
     const result = await solver.solveTarget();
@@ -125,7 +125,7 @@ async function buildWith(
     const first = solver.signal.reason;
     throw first instanceof SandboxNeeded ? first : err;
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    stopWatching();
     await services.close();
   }
 }

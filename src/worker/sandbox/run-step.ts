@@ -10,6 +10,7 @@ import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
+import { onAbort } from '../../on-abort.js';
 import type { XattrPrefix } from '../snapshot/entry-from-stat.js';
 import { LayerStack } from '../snapshot/layer-stack.js';
 import { checkOverlayPath } from '../snapshot/mount-merged.js';
@@ -237,7 +238,7 @@ function spawnStep(
         }
       }
     };
-    spec.signal?.addEventListener('abort', kill, { once: true });
+    const stopWatching = onAbort(spec.signal, kill);
 
     for (const [i, data] of fdData.entries()) {
       const pipe = child.stdio[FIRST_DATA_FD + i] as NodeJS.WritableStream | null;
@@ -251,11 +252,11 @@ function spawnStep(
       setupLog += c.toString();
     });
     child.on('error', (err) => {
-      spec.signal?.removeEventListener('abort', kill);
+      stopWatching();
       reject(new BuildError('RUN_SPAWN', `cannot run ${UNSHARE}: ${err.message}`));
     });
     child.on('close', (code, signal) => {
-      spec.signal?.removeEventListener('abort', kill);
+      stopWatching();
       if (aborted) {
         reject(new BuildError('RUN_CANCELED', 'RUN step canceled', { cause: spec.signal?.reason }));
         return;

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
 import { makeSpecialNodes } from '../../image/tar/special-nodes.js';
+import { onAbort } from '../../on-abort.js';
 import { CopiedRoot } from '../snapshot/copied-root.js';
 import { LayerStack, pathComponents } from '../snapshot/layer-stack.js';
 import type { RunResult, RunSpec } from './run-step.js';
@@ -188,15 +189,15 @@ function spawnChrooted(
         // Already gone.
       }
     };
-    spec.signal?.addEventListener('abort', kill, { once: true });
+    const stopWatching = onAbort(spec.signal, kill);
     child.stdout.on('data', (c: Buffer) => spec.onOutput?.('stdout', c));
     child.stderr.on('data', (c: Buffer) => spec.onOutput?.('stderr', c));
     child.on('error', (err) => {
-      spec.signal?.removeEventListener('abort', kill);
+      stopWatching();
       reject(new BuildError('RUN_SPAWN', `cannot run ${ENV}: ${err.message}`));
     });
     child.on('close', (code, signal) => {
-      spec.signal?.removeEventListener('abort', kill);
+      stopWatching();
       // Whatever the step left running in its group goes with it.
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');

@@ -20,6 +20,19 @@ export type ActiveIsolation = 'userns' | 'chroot' | 'none';
 
 /** Set in the re-executed process; its value is the isolation in force. */
 export const SANDBOX_ENV = 'KILN_SANDBOX';
+
+/**
+ * The pid of the kiln process that started the namespaced child. The child stops when its parent
+ * is no longer that process: the parent may be killed before the child has even started, and
+ * then the child's first parent pid is already the reaper's.
+ */
+export const PARENT_PID_ENV = 'KILN_PARENT_PID';
+
+/** The pid the namespaced child should have as its parent, or undefined outside the child. */
+export function expectedParentPid(): number | undefined {
+  const pid = Number(process.env[PARENT_PID_ENV]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
 /** Must be '1' for --isolation none: a promise that kiln runs in a throwaway container. */
 export const ALLOW_NONE_ENV = 'KILN_ALLOW_ISOLATION_NONE';
 
@@ -196,7 +209,11 @@ export async function reexecInUserNamespace(opts: ReexecOptions): Promise<number
   if (opts.isolation === 'userns' || opts.isolation === 'chroot') await checkRequested(isolation);
 
   const args = opts.args ?? [...process.execArgv, ...process.argv.slice(1)];
-  const env = { ...childTlsEnv(opts.env ?? process.env), [SANDBOX_ENV]: isolation };
+  const env = {
+    ...childTlsEnv(opts.env ?? process.env),
+    [SANDBOX_ENV]: isolation,
+    [PARENT_PID_ENV]: String(process.pid),
+  };
   const root = process.getuid?.() === 0;
 
   if (isolation === 'chroot') {
@@ -271,7 +288,8 @@ function runChild(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
  * the new namespaces and waits there until the maps are in place.
  */
 function runIdentityMapped(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const gate = 'echo >&3; read -r _ <&3; exec 3<&-; exec "$@"';
+  // A parent killed before it wrote the maps closes fd 3: stop there instead of running unmapped.
+  const gate = 'echo >&3; read -r _ <&3 || exit 1; exec 3<&-; exec "$@"';
   const argv = ['--user', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', gate, 'sh'];
 
   return new Promise((resolve, reject) => {
