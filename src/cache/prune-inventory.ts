@@ -16,6 +16,11 @@ export interface RecordItem extends CacheItem {
   record: StepRecord;
 }
 
+/** A conversion record: the blob a layer became in another compression, for an output. */
+export interface ConversionItem extends CacheItem {
+  digest: string;
+}
+
 /** Everything prune knows about in a cache directory. */
 export interface CacheInventory {
   records: RecordItem[];
@@ -27,6 +32,10 @@ export interface CacheInventory {
   temps: CacheItem[];
   /** Kept step logs. */
   logs: CacheItem[];
+  /** Cache mount directories, `mounts/<id>` and `mounts/<id>@<n>`. */
+  mounts: CacheItem[];
+  /** Conversion records, `conversions/<diff ID hex>.<compression>.json`. */
+  conversions: ConversionItem[];
   /** Process ids of builds whose scratch directory exists (`tmp/build-<pid>-<ms>`). */
   buildPids: number[];
 }
@@ -162,10 +171,43 @@ async function scanLogs(cacheDir: string, inv: CacheInventory): Promise<void> {
   }
 }
 
+async function scanMounts(cacheDir: string, inv: CacheInventory): Promise<void> {
+  const root = path.join(cacheDir, 'mounts');
+  for (const name of await readdirOrEmpty(root)) {
+    // `<id>.lock` exists only while a step holds the mount; the lock's owner removes it.
+    if (name.endsWith('.lock') || name.includes('.lock.')) continue;
+    const item = await itemOf(path.join(root, name), true);
+    if (item) inv.mounts.push(item);
+  }
+}
+
+async function scanConversions(cacheDir: string, inv: CacheInventory): Promise<void> {
+  const root = path.join(cacheDir, 'conversions');
+  for (const name of await readdirOrEmpty(root)) {
+    const file = path.join(root, name);
+    const st = await lstatOrUndefined(file);
+    if (!st) continue;
+    const item = { path: file, bytes: st.blocks * 512, lastUsed: lastUsedOf(st) };
+    const digest = name.endsWith('.json') ? await readConversion(file) : undefined;
+    await restoreTimes(file, st);
+    if (digest) inv.conversions.push({ ...item, digest });
+    else inv.temps.push(item);
+  }
+}
+
+async function readConversion(file: string): Promise<string | undefined> {
+  try {
+    const { digest } = JSON.parse(await fsp.readFile(file, 'utf8')) as { digest?: unknown };
+    return typeof digest === 'string' ? digest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Lists the parts of a cache directory prune may remove: `records/<xx>/<key>.json`,
- * `blobs/sha256/<hex>`, `snapshots/<id>`, `tmp/*` and `logs/*`. Cache mounts (`mounts/`) are
- * left alone: a RUN step may hold one open, and their locks belong to the worker.
+ * `blobs/sha256/<hex>`, `snapshots/<id>`, `tmp/*`, `logs/*`, cache mounts (`mounts/<id>`) and
+ * conversion records (`conversions/*.json`).
  */
 export async function scanCache(cacheDir: string): Promise<CacheInventory> {
   const inv: CacheInventory = {
@@ -174,6 +216,8 @@ export async function scanCache(cacheDir: string): Promise<CacheInventory> {
     snapshots: new Map(),
     temps: [],
     logs: [],
+    mounts: [],
+    conversions: [],
     buildPids: [],
   };
   await scanRecords(cacheDir, inv);
@@ -181,5 +225,7 @@ export async function scanCache(cacheDir: string): Promise<CacheInventory> {
   await scanSnapshots(cacheDir, inv);
   await scanTmp(cacheDir, inv);
   await scanLogs(cacheDir, inv);
+  await scanMounts(cacheDir, inv);
+  await scanConversions(cacheDir, inv);
   return inv;
 }

@@ -4,6 +4,7 @@ import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { tryLock } from '../worker/mounts/file-lock.js';
 import { pruneCache } from './prune.js';
 import type { StepRecord } from './step-record.js';
 
@@ -82,6 +83,29 @@ class FakeCache {
     return { key, blobHex, snapshotId, diffHex: record.layer?.diffId.slice(7) ?? '' };
   }
 
+  mountPath(name: string): string {
+    return path.join(this.dir, 'mounts', name);
+  }
+
+  /** A cache mount directory with one file, last used `ageMs` ago. */
+  async mount(name: string, ageMs: number): Promise<void> {
+    await fsp.mkdir(this.mountPath(name), { recursive: true });
+    await fsp.writeFile(path.join(this.mountPath(name), 'downloaded'), 'x'.repeat(10_000));
+    await age(path.join(this.mountPath(name), 'downloaded'), ageMs);
+    await age(this.mountPath(name), ageMs);
+  }
+
+  conversionPath(name: string): string {
+    return path.join(this.dir, 'conversions', `${name}.json`);
+  }
+
+  /** A conversion record pointing at blob `hex`. */
+  async conversion(name: string, hex: string): Promise<void> {
+    await fsp.mkdir(path.join(this.dir, 'conversions'), { recursive: true });
+    const record = { digest: `sha256:${hex}`, size: 1 };
+    await fsp.writeFile(this.conversionPath(name), JSON.stringify(record));
+  }
+
   async stepGone(s: StepKeys): Promise<boolean> {
     return (
       !(await exists(this.recordPath(s.key))) &&
@@ -123,7 +147,15 @@ describe('pruneCache', () => {
     const result = await pruneCache(cache.dir, { all: false, untilMs: 24 * HOUR, ...noBuilds });
     assert.ok(await cache.stepGone(old));
     assert.ok(await cache.stepWhole(fresh));
-    assert.deepEqual(result.removed, { records: 1, snapshots: 1, blobs: 1, temps: 0, logs: 0 });
+    assert.deepEqual(result.removed, {
+      records: 1,
+      snapshots: 1,
+      blobs: 1,
+      temps: 0,
+      logs: 0,
+      mounts: 0,
+      conversions: 0,
+    });
     assert.ok(result.reclaimedBytes > 0);
   });
 
@@ -217,6 +249,52 @@ describe('pruneCache', () => {
     assert.equal(result.keptInUse, 1);
     assert.ok(await cache.stepWhole(recent));
     assert.ok(await cache.stepGone(old));
+  });
+
+  it('removes cache mounts as buildx prune does, the ones used longest ago first', async () => {
+    await cache.mount('npm', 48 * HOUR);
+    await cache.mount('apt', HOUR);
+    const older = await pruneCache(cache.dir, { all: false, untilMs: 24 * HOUR, ...noBuilds });
+    assert.equal(older.removed.mounts, 1);
+    assert.equal(await exists(cache.mountPath('npm')), false);
+    assert.ok(await exists(cache.mountPath('apt')));
+    const rest = await pruneCache(cache.dir, { all: false, ...noBuilds });
+    assert.equal(rest.removed.mounts, 1);
+    assert.equal(await exists(cache.mountPath('apt')), false);
+    assert.equal(rest.remainingBytes, 0);
+  });
+
+  it('keeps a cache mount whose lock a running step holds', async () => {
+    await cache.mount('locked', 48 * HOUR);
+    const held = await tryLock(`${cache.mountPath('locked')}.lock`);
+    assert.ok(held);
+    try {
+      const result = await pruneCache(cache.dir, { all: false, ...noBuilds });
+      assert.equal(result.removed.mounts, 0);
+      assert.equal(result.keptInUse, 1);
+      assert.ok(await exists(path.join(cache.mountPath('locked'), 'downloaded')));
+    } finally {
+      await held.release();
+    }
+  });
+
+  it('removes conversion records whose converted blob is removed, and keeps the others', async () => {
+    const loose = await cache.blob('a zstd copy of a layer');
+    const used = await cache.step('used', 0, 'a gzip layer');
+    await cache.conversion('loose.zstd', loose);
+    await cache.conversion('used.gzip', used.blobHex);
+    await cache.conversion('gone.zstd', sha('never stored'));
+    const first = await pruneCache(cache.dir, { all: false, untilMs: 24 * HOUR, ...noBuilds });
+    assert.equal(first.removed.conversions, 1, 'the record of a missing blob is garbage');
+    assert.equal(await exists(cache.conversionPath('gone.zstd')), false);
+    assert.ok(await exists(cache.conversionPath('loose.zstd')));
+    assert.ok(await exists(cache.conversionPath('used.gzip')));
+
+    const all = await pruneCache(cache.dir, { all: true, ...noBuilds });
+    assert.equal(all.removed.conversions, 2);
+    assert.equal(await exists(cache.conversionPath('loose.zstd')), false);
+    assert.equal(await exists(cache.conversionPath('used.gzip')), false);
+    assert.equal(all.remainingBytes, 0);
   });
 
   it('reports nothing to do for a cache directory that does not exist', async () => {

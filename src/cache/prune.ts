@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { tryLock } from '../worker/mounts/file-lock.js';
 import { SnapshotStore } from '../worker/snapshot/snapshot-store.js';
 import {
   type CacheInventory,
   type CacheItem,
+  type ConversionItem,
   type RecordItem,
   readRecord,
   scanCache,
@@ -25,7 +27,15 @@ export interface PruneOptions {
 }
 
 export interface PruneResult {
-  removed: { records: number; snapshots: number; blobs: number; temps: number; logs: number };
+  removed: {
+    records: number;
+    snapshots: number;
+    blobs: number;
+    temps: number;
+    logs: number;
+    mounts: number;
+    conversions: number;
+  };
   reclaimedBytes: number;
   /** Size of what is left of the cache (the parts prune knows). */
   remainingBytes: number;
@@ -42,7 +52,8 @@ type Entry =
   | { kind: 'record'; lastUsed: number; item: RecordItem }
   | { kind: 'snapshot'; lastUsed: number; id: string; item: CacheItem }
   | { kind: 'blob'; lastUsed: number; digest: string; item: CacheItem }
-  | { kind: 'log'; lastUsed: number; item: CacheItem };
+  | { kind: 'log'; lastUsed: number; item: CacheItem }
+  | { kind: 'mount'; lastUsed: number; item: CacheItem };
 
 function defaultIsAlive(pid: number): boolean {
   try {
@@ -59,7 +70,7 @@ function diffSnapshotId(diffId: string): string {
 
 /**
  * Removes cache entries the way `docker buildx prune` does: step records with their snapshots
- * and layer blobs, oldest use first. A snapshot or blob goes only when no remaining record (or,
+ * and layer blobs, step logs and cache mounts, oldest use first. A snapshot or blob goes only when no remaining record (or,
  * for blobs, no extracted base layer of the same diff ID) uses it, so a record never outlives its
  * blob. Safe beside running builds: snapshots are renamed before they are deleted, blobs are
  * moved aside and put back if a record written meanwhile uses them, and temp files younger than
@@ -88,9 +99,10 @@ export async function pruneCache(cacheDir: string, options: PruneOptions): Promi
   candidates.sort((a, b) => a.lastUsed - b.lastUsed);
   for (const entry of candidates) {
     if (options.keepBytes !== undefined && pruner.total <= options.keepBytes) break;
-    await pruner.remove(entry);
+    if (!(await pruner.remove(entry))) keptInUse++;
   }
   await pruner.dropDoomedBlobs();
+  await pruner.dropStaleConversions();
 
   return {
     removed: pruner.counts,
@@ -104,7 +116,15 @@ export async function pruneCache(cacheDir: string, options: PruneOptions): Promi
 class Pruner {
   total = 0;
   reclaimed = 0;
-  readonly counts = { records: 0, snapshots: 0, blobs: 0, temps: 0, logs: 0 };
+  readonly counts = {
+    records: 0,
+    snapshots: 0,
+    blobs: 0,
+    temps: 0,
+    logs: 0,
+    mounts: 0,
+    conversions: 0,
+  };
   private readonly snapshotRefs = new Map<string, number>();
   private readonly blobRefs = new Map<string, number>();
   private readonly removedRecords = new Set<RecordItem>();
@@ -122,6 +142,8 @@ class Pruner {
       ...inv.snapshots.values(),
       ...inv.temps,
       ...inv.logs,
+      ...inv.mounts,
+      ...inv.conversions,
     ];
     this.total = items.reduce((sum, i) => sum + i.bytes, 0);
     for (const r of inv.records) {
@@ -152,6 +174,7 @@ class Pruner {
       }
       await this.removeSnapshot(id);
     }
+    await this.dropStaleConversions();
   }
 
   /** What the filters choose among; extracted base layers and loose blobs only with --all. */
@@ -166,6 +189,9 @@ class Pruner {
       entries.push({ kind: 'record', lastUsed: Math.max(...times), item: r });
     }
     for (const item of this.inv.logs) entries.push({ kind: 'log', lastUsed: item.lastUsed, item });
+    for (const item of this.inv.mounts) {
+      entries.push({ kind: 'mount', lastUsed: item.lastUsed, item });
+    }
     if (!all) return entries;
     for (const [id, item] of this.inv.snapshots) {
       if (id.startsWith('diff-'))
@@ -179,27 +205,79 @@ class Pruner {
     return entries;
   }
 
-  async remove(entry: Entry): Promise<void> {
+  /** Removes one entry; false when it is in use and was kept. */
+  async remove(entry: Entry): Promise<boolean> {
     switch (entry.kind) {
       case 'record':
         await this.removeRecord(entry.item);
-        return;
+        return true;
       case 'snapshot':
         await this.removeSnapshot(entry.id);
         for (const r of this.inv.records) {
           const layer = r.record.layer;
           if (layer && diffSnapshotId(layer.diffId) === entry.id) await this.release(layer);
         }
-        return;
+        return true;
       case 'blob':
         await this.doom(entry.digest);
-        return;
+        return true;
       case 'log':
         await fsp.rm(entry.item.path, { recursive: true, force: true });
         this.freed(entry.item.bytes);
         this.counts.logs++;
-        return;
+        return true;
+      case 'mount':
+        return this.removeMount(entry.item);
     }
+  }
+
+  /**
+   * A cache mount goes only while nobody holds its lock (a `locked` or `private` user has it
+   * mounted); `shared` users hold none, and are covered by the running-build rule instead. It is
+   * renamed away under the lock, so a step that starts next gets a new empty directory.
+   */
+  private async removeMount(item: CacheItem): Promise<boolean> {
+    const lock = await tryLock(`${item.path}.lock`);
+    if (!lock) return false;
+    try {
+      const aside = this.asidePath(`mount-${path.basename(item.path)}`);
+      await fsp.mkdir(path.dirname(aside), { recursive: true });
+      try {
+        await fsp.rename(item.path, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+        throw err;
+      }
+      await fsp.rm(aside, { recursive: true, force: true });
+    } finally {
+      await lock.release();
+    }
+    this.freed(item.bytes);
+    this.counts.mounts++;
+    return true;
+  }
+
+  /** Conversion records whose blob is gone would only send the next export to a missing file. */
+  async dropStaleConversions(): Promise<void> {
+    const left: ConversionItem[] = [];
+    for (const conversion of this.inv.conversions) {
+      if (await fileExists(this.blobPath(conversion.digest))) {
+        left.push(conversion);
+        continue;
+      }
+      await fsp.rm(conversion.path, { force: true });
+      this.freed(conversion.bytes);
+      this.counts.conversions++;
+    }
+    this.inv.conversions = left;
+  }
+
+  private blobPath(digest: string): string {
+    return path.join(this.cacheDir, 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
+  }
+
+  private asidePath(name: string): string {
+    return path.join(this.cacheDir, 'tmp', `prune-${name}-${randomBytes(4).toString('hex')}`);
   }
 
   private async removeRecord(r: RecordItem): Promise<void> {
@@ -239,11 +317,7 @@ class Pruner {
   private async doom(digest: string): Promise<void> {
     const item = this.inv.blobs.get(digest);
     if (!item || this.doomed.has(digest)) return;
-    const aside = path.join(
-      this.cacheDir,
-      'tmp',
-      `prune-${digest.slice(7)}-${randomBytes(4).toString('hex')}`,
-    );
+    const aside = this.asidePath(digest.slice(7));
     await fsp.mkdir(path.dirname(aside), { recursive: true });
     try {
       await fsp.rename(item.path, aside);
@@ -278,6 +352,13 @@ class Pruner {
     this.total -= bytes;
     this.reclaimed += bytes;
   }
+}
+
+async function fileExists(p: string): Promise<boolean> {
+  return fsp.access(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 function bump(map: Map<string, number>, key: string, by: number): number {

@@ -17,14 +17,15 @@ export async function pruneAction(flags: PruneFlags): Promise<number> {
     const r = result.removed;
     process.stdout.write(
       `Deleted: ${r.records} step records, ${r.snapshots} snapshots, ${r.blobs} blobs, ` +
-        `${r.logs} logs, ${r.temps} temp files\n` +
+        `${r.logs} logs, ${r.mounts} cache mounts, ${r.conversions} conversion records, ` +
+        `${r.temps} temp files\n` +
         `Total reclaimed: ${formatSize(result.reclaimedBytes)}\n` +
         `Cache size now: ${formatSize(result.remainingBytes)}\n`,
     );
     if (result.keptInUse > 0) {
       process.stderr.write(
-        `WARNING: kept ${result.keptInUse} recently used entries: kiln is building with this ` +
-          `cache (pid ${result.liveBuilds.join(', ')})\n`,
+        `WARNING: kept ${result.keptInUse} entries in use: kiln is building with this cache` +
+          `${result.liveBuilds.length > 0 ? ` (pid ${result.liveBuilds.join(', ')})` : ''}\n`,
       );
     }
     return 0;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir } from 'node:fs/promises';
+import { chmod, chown, mkdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireLock, type HeldLock, tryLock } from './file-lock.js';
 
@@ -72,6 +72,9 @@ export class CacheMountStore {
         throw err;
       }
     }
+    // Prune removes the mounts used longest ago; a mount's own time says when that was.
+    const now = new Date();
+    await utimes(dir, now, now).catch(() => undefined);
     return { dir, created, release: async () => lock?.release() };
   }
 }
