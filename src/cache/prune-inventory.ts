@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { SnapshotSizes } from './snapshot-sizes.js';
 import type { StepRecord } from './step-record.js';
 
 /** One file or directory tree of the cache, with what it costs on disk and when it was used. */
@@ -143,13 +144,22 @@ async function scanBlobs(cacheDir: string, inv: CacheInventory): Promise<void> {
 
 async function scanSnapshots(cacheDir: string, inv: CacheInventory): Promise<void> {
   const root = path.join(cacheDir, 'snapshots');
+  const sizes = await SnapshotSizes.load(cacheDir);
   for (const name of await readdirOrEmpty(root)) {
-    const item = await itemOf(path.join(root, name), true);
-    if (!item) continue;
     // `.tmp-*` are being written, `.rm-*` being deleted (by SnapshotStore).
-    if (name.startsWith('.')) inv.temps.push(item);
-    else inv.snapshots.set(name, item);
+    if (name.startsWith('.')) {
+      const item = await itemOf(path.join(root, name), true);
+      if (item) inv.temps.push(item);
+      continue;
+    }
+    const known = sizes.get(name);
+    const item = await itemOf(path.join(root, name), known === undefined);
+    if (!item) continue;
+    if (known === undefined) sizes.set(name, item.bytes);
+    else item.bytes = known;
+    inv.snapshots.set(name, item);
   }
+  await sizes.save(new Set(inv.snapshots.keys()));
 }
 
 async function scanTmp(cacheDir: string, inv: CacheInventory): Promise<void> {

@@ -297,6 +297,19 @@ describe('pruneCache', () => {
     assert.equal(all.remainingBytes, 0);
   });
 
+  it('measures a committed snapshot once and then takes its remembered size', async () => {
+    const s = await cache.step('measured', 48 * HOUR);
+    const first = await pruneCache(cache.dir, { all: false, keepBytes: 1e12, ...noBuilds });
+    const sizes = JSON.parse(
+      await fsp.readFile(path.join(cache.dir, 'sizes', 'snapshots.json'), 'utf8'),
+    ) as Record<string, number>;
+    assert.ok((sizes[s.snapshotId] ?? 0) > 0, 'the walk was remembered');
+    // Snapshots never change; a file added behind the cache's back shows the walk is not redone.
+    await fsp.writeFile(path.join(cache.snapshotPath(s.snapshotId), 'fs', 'big'), 'x'.repeat(1e6));
+    const second = await pruneCache(cache.dir, { all: false, keepBytes: 1e12, ...noBuilds });
+    assert.equal(second.remainingBytes, first.remainingBytes);
+  });
+
   it('reports nothing to do for a cache directory that does not exist', async () => {
     const result = await pruneCache(path.join(cache.dir, 'missing'), { all: true, ...noBuilds });
     assert.equal(result.reclaimedBytes, 0);

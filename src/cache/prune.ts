@@ -22,6 +22,8 @@ export interface PruneOptions {
   /** Temp files younger than this may belong to a build in flight; never removed. */
   graceMs?: number;
   now?: number;
+  /** Step records (by key) that stay whatever their age: the ones the calling build used. */
+  keepRecords?: ReadonlySet<string>;
   /** Whether a process id is alive; builds in flight keep their recently used entries. */
   isAlive?: (pid: number) => boolean;
 }
@@ -90,6 +92,7 @@ export async function pruneCache(cacheDir: string, options: PruneOptions): Promi
   const cut = options.untilMs === undefined ? Number.POSITIVE_INFINITY : now - options.untilMs;
   const candidates = pruner.entries(options.all).filter((e) => {
     if (e.lastUsed > cut) return false;
+    if (e.kind === 'record' && options.keepRecords?.has(e.item.record.key)) return false;
     if (liveBuilds.length > 0 && e.lastUsed >= graceCut) {
       keptInUse++;
       return false;

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { parseByteSize } from '../cache/byte-size.js';
 import type { PruneOptions } from '../cache/prune.js';
 import { InputError } from '../errors.js';
 import { defaultCacheDir } from './build-options.js';
@@ -13,21 +14,15 @@ export interface PruneFlags {
   force?: boolean;
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/**
- * Parses a size as Docker does for --keep-storage: `10GB`, `500MB`, `1.5GiB`, `100k`, `1024`.
- * Every unit is a power of 1024, with or without the `i`, as in Docker's RAMInBytes.
- */
+/** Parses --keep-storage's size (see parseByteSize). */
 export function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
-  if (!match) {
+  const bytes = parseByteSize(text);
+  if (bytes === undefined) {
     throw new InputError('FLAG_INVALID', `--keep-storage: not a size: "${text}"`, {
       hint: 'write a number with an optional unit: 500MB, 10GB, 1.5GiB',
     });
   }
-  const unit = UNITS[(match[2] ?? '').toLowerCase()] as number;
-  return Math.floor(Number(match[1]) * unit);
+  return bytes;
 }
 
 /** Formats bytes the way Docker prints sizes: decimal units, three significant digits. */

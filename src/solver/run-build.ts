@@ -1,5 +1,11 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import {
+  autoPrune,
+  type CacheLimit,
+  cacheLimitFrom,
+  type UsedByBuild,
+} from '../cache/auto-prune.js';
 import { BlobStore } from '../cache/blob-store.js';
 import { ensureCacheDir } from '../cache/ensure-cache-dir.js';
 import { RecordStore } from '../cache/record-store.js';
@@ -78,6 +84,8 @@ async function buildWith(
   signal: AbortSignal,
   options: RunBuildOptions,
 ): Promise<BuildOutcome> {
+  const startedAt = Date.now();
+  const cacheLimit = cacheLimitFrom(process.env);
   const parsed = parseDockerfile(source, request.dockerfileDisplayName);
   for (const w of parsed.warnings) {
     bus.emit({ type: 'warning', message: w.message, file: parsed.file, line: w.line });
@@ -87,14 +95,8 @@ async function buildWith(
   await blobs.init();
   const ignoreFile = await findIgnoreFile(request.contextDir, request.dockerfilePath);
   const ignore = ignoreFile ? contextIgnore(ignoreFile.matcher, request.contextDir) : () => false;
-  const services = new BuildServices(
-    request,
-    bus,
-    blobs,
-    new RecordStore(request.cacheDir, blobs),
-    ignore,
-    options,
-  );
+  const records = new RecordStore(request.cacheDir, blobs);
+  const services = new BuildServices(request, bus, blobs, records, ignore, options);
 
   const plan = await planBuild(parsed, {
     buildArgs: request.buildArgs,
@@ -119,6 +121,10 @@ async function buildWith(
     options.onSolved?.();
     const outcome = await exportOutputs(result, request, services, signal);
     await services.cache.exportAll(result.key, signal);
+    if (solver.executedSteps > 0) {
+      const used = { startedAt, records: new Set(records.usedRecords().map((r) => r.key)) };
+      await collectGarbage(request.cacheDir, cacheLimit, used, bus);
+    }
     return outcome;
   } catch (err) {
     // A step that had to run canceled the rest; what the cancel broke elsewhere is not the news.
@@ -127,6 +133,36 @@ async function buildWith(
   } finally {
     stopWatching();
     await services.close();
+  }
+}
+
+/**
+ * Keeps the cache within its size limit after a build that added to it. The build has already
+ * succeeded and written its outputs, so a failure here is a warning, never a failed build.
+ */
+async function collectGarbage(
+  cacheDir: string,
+  limit: CacheLimit,
+  used: UsedByBuild,
+  bus: EventBus,
+): Promise<void> {
+  const id = 'cache-gc';
+  const name = '[internal] keep the cache within its size limit';
+  const began = Date.now();
+  try {
+    const result = await autoPrune(cacheDir, limit, used);
+    if (result === undefined || result.reclaimedBytes <= 0) return;
+    bus.emit({ type: 'step', id, name, status: 'started' });
+    bus.emit({
+      type: 'log',
+      id,
+      stream: 'stderr',
+      data: `removed ${result.reclaimedBytes} bytes of unused cache; ${result.remainingBytes} left\n`,
+    });
+    bus.emit({ type: 'step', id, name, status: 'done', duration_ms: Date.now() - began });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    bus.emit({ type: 'warning', message: `could not keep the cache within its limit: ${message}` });
   }
 }
 

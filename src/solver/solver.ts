@@ -52,12 +52,18 @@ export class Solver {
   private readonly steps = new Map<string, Promise<{ record: StepRecord; executed: boolean }>>();
   private readonly limit: Semaphore;
   private readonly abort = new AbortController();
+  private executed = 0;
 
   constructor(
     private readonly plan: BuildPlan,
     private readonly services: SolverServices,
   ) {
     this.limit = new Semaphore(services.concurrency);
+  }
+
+  /** How many steps ran in this build (not taken from the cache). */
+  get executedSteps(): number {
+    return this.executed;
   }
 
   get signal(): AbortSignal {
@@ -164,7 +170,9 @@ export class Solver {
     return records.exclusive(key, this.abort.signal, async () => {
       const raced = noCache ? undefined : await records.get(key);
       if (raced) return { record: raced, executed: false };
-      return { record: await this.executeVertex(vertex, below, key), executed: true };
+      const record = await this.executeVertex(vertex, below, key);
+      this.executed++;
+      return { record, executed: true };
     });
   }
 
