@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { useBusyboxRegistry } from './support/busybox-registry.js';
 import { jsonEvents, runKiln } from './support/kiln.js';
 
@@ -128,7 +128,8 @@ const CASES: Case[] = [
     column: 5,
   },
   {
-    name: 'a ${x:?} error in WORKDIR at the word',
+    name: 'a required-variable error in WORKDIR at the word',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile text, not a JS template.
     dockerfile: 'FROM BASE\nWORKDIR   ${x:?must be set}\n',
     code: 'EXPANSION_FAILED',
     exit: 2,

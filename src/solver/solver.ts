@@ -6,10 +6,10 @@ import type { BuildPlan, StagePlan, Vertex } from '../graph/plan.js';
 import type { History } from '../image/oci-types.js';
 import { cacheKey } from './cache-key.js';
 import { SandboxNeeded } from './sandbox-needed.js';
-import { stepPlace } from './step-location.js';
 import { Semaphore } from './semaphore.js';
 import { clampCreated, type SourceDateEpoch } from './source-date-epoch.js';
 import type { LayerInfo, StageResult } from './stage-result.js';
+import { stepPlace } from './step-location.js';
 
 /** What executing one vertex produced: a layer, or nothing when the step changed no file. */
 export type StepOutput = Omit<NonNullable<StepRecord['layer']>, never> | undefined;
@@ -223,7 +223,8 @@ export class Solver {
     const place = stepPlace(err, vertex);
     if (!(err instanceof BuildError)) return withLocation(err, place.location, place.hint);
     const log = this.services.logPath?.(vertex.id);
-    const hint = err.hint ?? place.hint ?? (log ? `the step's full output is in ${log}` : undefined);
+    const hint =
+      err.hint ?? place.hint ?? (log ? `the step's full output is in ${log}` : undefined);
     return new BuildError(err.code, `${vertex.name}: ${err.message}`, {
       location: place.location,
       ...(hint ? { hint } : {}),

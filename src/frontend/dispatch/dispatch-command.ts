@@ -4,8 +4,8 @@ import type { Platform } from '../../image/oci-types.js';
 import { parseAddSource, redactUrl } from '../../worker/fileops/add-source.js';
 import { argAt, chompHeredocContent, flagAt, keywordAt } from '../dockerfile/index.js';
 import type { Command, CommandOf, InlineFile } from '../instructions/commands.js';
+import { checkChmod, checkImageReference, checkInsideRoot } from './check-words.js';
 import {
-  type LocatedPair,
   dispatchCmd,
   dispatchEntrypoint,
   dispatchEnv,
@@ -18,8 +18,8 @@ import {
   dispatchStopSignal,
   dispatchUser,
   dispatchVolume,
+  type LocatedPair,
 } from './dispatch-config.js';
-import { checkChmod, checkImageReference, checkInsideRoot } from './check-words.js';
 import { dispatchArg, dispatchCopy, dispatchRun, dispatchWorkdir } from './dispatch-fs.js';
 import { type Expander, expanderFor } from './expand.js';
 import { runMounts } from './run-mounts.js';
@@ -282,7 +282,9 @@ function argAtOr(cmd: CommandOf<'copy'> | CommandOf<'add'>, i: number): SourceLo
 function checkAddFlags(cmd: CommandOf<'add'>, x: Expander): void {
   if (cmd.checksum === undefined) return;
   const location = flagAt(cmd.location, 'checksum');
-  const kinds = cmd.sources.sourcePaths.map((s, i) => parseAddSource(x.word(s, argAtOr(cmd, i))).kind);
+  const kinds = cmd.sources.sourcePaths.map(
+    (s, i) => parseAddSource(x.word(s, argAtOr(cmd, i))).kind,
+  );
   const checksum = x.word(cmd.checksum, location);
   if (kinds.length === 0 || kinds.some((k) => k === 'local')) {
     throw new DockerfileError(

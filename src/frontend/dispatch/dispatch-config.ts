@@ -13,7 +13,12 @@ function history(state: StageState, createdBy: string): void {
 }
 
 /** A key and value as written, and where each stands (for expansion errors). */
-export type LocatedPair = [key: string, value: string, keyAt?: SourceLocation, valueAt?: SourceLocation];
+export type LocatedPair = [
+  key: string,
+  value: string,
+  keyAt?: SourceLocation,
+  valueAt?: SourceLocation,
+];
 
 export function dispatchEnv(state: StageState, x: Expander, pairs: LocatedPair[]): void {
   const expanded = pairs.map(([k, v, kAt, vAt]) => [x.word(k, kAt), x.word(v, vAt)] as const);

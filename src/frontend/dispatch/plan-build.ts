@@ -206,7 +206,6 @@ function resolveBaseSpec(
   return { base: { kind: 'image', ref: name, platform }, platform };
 }
 
-
 /**
  * The platform an image's config records, as BuildKit's frontend keeps it: the base image's own
  * (os, architecture, variant of its config), a parent stage's, or for scratch the one FROM asks for.

@@ -197,7 +197,8 @@ function parseJson(rest: string): ParsedArgs | undefined {
   try {
     array = decodeJsonStringArray(trimmed);
   } catch (err) {
-    if (err instanceof NotStringArrayError) throw new LineParseError(err.message, lead + err.offset);
+    if (err instanceof NotStringArrayError)
+      throw new LineParseError(err.message, lead + err.offset);
     throw err;
   }
   if (array === undefined) return undefined;

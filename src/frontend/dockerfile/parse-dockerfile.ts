@@ -154,11 +154,7 @@ export function parseDockerfile(
     } catch (err) {
       if (!(err instanceof DirectiveError)) throw err;
       const column = columnAfter(token.slice(0, lead + err.offset));
-      throw errorAt(
-        { file, line: currentLine + 1, column },
-        err.message,
-        'DOCKERFILE_DIRECTIVE',
-      );
+      throw errorAt({ file, line: currentLine + 1, column }, err.message, 'DOCKERFILE_DIRECTIVE');
     }
     return isComment(t) ? '' : t;
   };
@@ -166,7 +162,9 @@ export function parseDockerfile(
   while (scanner.scan()) {
     let bytesRead = scanner.line;
     if (currentLine === 0 && bytesRead.startsWith('\xef\xbb\xbf')) bytesRead = bytesRead.slice(3);
-    const indent = columnAfter(bytesRead.slice(0, bytesRead.length - trimLeftSpace(bytesRead).length));
+    const indent = columnAfter(
+      bytesRead.slice(0, bytesRead.length - trimLeftSpace(bytesRead).length),
+    );
     bytesRead = processLine(bytesRead, true);
     currentLine++;
 
@@ -231,7 +229,11 @@ export function parseDockerfile(
         }
         if (!terminated) {
           const at = map.at(markers[i] ?? child.offset);
-          throw errorAt(at, `unterminated heredoc: no line ${doc.name} ends it`, 'DOCKERFILE_HEREDOC');
+          throw errorAt(
+            at,
+            `unterminated heredoc: no line ${doc.name} ends it`,
+            'DOCKERFILE_HEREDOC',
+          );
         }
         child.heredocs.push(doc);
       }
@@ -304,10 +306,12 @@ function toInstruction(node: AstNode, map: SourceMap): Instruction {
     location: {
       ...keyword,
       endLine: node.endLine,
-      flags: flags.map((f, i): FlagLocation => ({
-        ...map.at(node.flagOffsets[i] ?? node.offset),
-        name: flagName(f),
-      })),
+      flags: flags.map(
+        (f, i): FlagLocation => ({
+          ...map.at(node.flagOffsets[i] ?? node.offset),
+          name: flagName(f),
+        }),
+      ),
       args: args.map((n) => map.at(n.offset)),
     },
   };

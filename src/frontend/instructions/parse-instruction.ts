@@ -164,7 +164,12 @@ function dispatch(ins: Instruction): Command | FromInstruction {
 function parseExpose(ins: Instruction): Command {
   const order = ins.args.map((_, i) => i).sort((a, b) => cmp(ins.args[a]!, ins.args[b]!));
   const location = { ...ins.location, args: order.map((i) => argAt(ins.location, i)) };
-  return { kind: 'expose', ports: order.map((i) => ins.args[i]!), original: ins.original, location };
+  return {
+    kind: 'expose',
+    ports: order.map((i) => ins.args[i]!),
+    original: ins.original,
+    location,
+  };
 }
 
 function cmp(a: string, b: string): number {
@@ -453,7 +458,8 @@ function parseArg(ins: Instruction): Command {
   const defs: ArgDef[] = ins.args.map((arg, i) => {
     const eq = arg.indexOf('=');
     const key = eq < 0 ? arg : arg.slice(0, eq);
-    if (key === '') throw new Failure('ARG names can not be blank', undefined, argAt(ins.location, i));
+    if (key === '')
+      throw new Failure('ARG names can not be blank', undefined, argAt(ins.location, i));
     return eq < 0 ? { key } : { key, value: arg.slice(eq + 1) };
   });
   return { kind: 'arg', args: defs, ...base(ins) };
