@@ -25,7 +25,10 @@ test('places flags and arguments, also on continuation lines', () => {
 
 test('places exec-form elements at their opening quotes', () => {
   const [ins] = parseDockerfile('CMD  [ "a",  "b" ]\n', 'D').instructions;
-  assert.deepEqual([0, 1].map((i) => at(argAt(ins!.location, i))), ['1:8', '1:14']);
+  assert.deepEqual(
+    [0, 1].map((i) => at(argAt(ins!.location, i))),
+    ['1:8', '1:14'],
+  );
 });
 
 test('places ENV keys and values, in characters rather than bytes', () => {
