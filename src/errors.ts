@@ -14,6 +14,11 @@ export interface KilnErrorOptions {
   location?: SourceLocation;
   hint?: string;
   cause?: unknown;
+  /**
+   * The word of the input the error is about (a COPY source as expanded), set by code that does
+   * not know where that word is written, so that a caller who does can point at it.
+   */
+  subject?: string;
 }
 
 /** Exit code 2: the user's input (flags, Dockerfile) is wrong. Exit code 1: the build failed. */
@@ -24,6 +29,7 @@ export class KilnError extends Error {
   readonly location: SourceLocation | undefined;
   readonly hint: string | undefined;
   readonly exitCode: ExitCode;
+  readonly subject: string | undefined;
 
   constructor(code: string, message: string, exitCode: ExitCode, options: KilnErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -32,7 +38,30 @@ export class KilnError extends Error {
     this.location = options.location;
     this.hint = options.hint;
     this.exitCode = exitCode;
+    this.subject = options.subject;
   }
+}
+
+/**
+ * A copy of `err` that points at `location`, with `hint` when it had none. The copy keeps the
+ * error's class, code, message and exit code (callers sort failures by class), and the original
+ * stays untouched: the same failure may be shared by several instructions (one pull of an image
+ * that two instructions name), and each points at its own word.
+ */
+export function withLocation<E extends KilnError>(
+  err: E,
+  location: SourceLocation,
+  hint?: string,
+): E {
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as E;
+  Object.assign(copy, err, {
+    location,
+    hint: err.hint ?? hint,
+    message: err.message,
+    stack: err.stack,
+    cause: err,
+  });
+  return copy;
 }
 
 /** Bad usage or bad input: a flag, a Dockerfile syntax or semantic error. Exit code 2. */

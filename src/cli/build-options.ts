@@ -180,6 +180,17 @@ function parseLabels(values: string[]): Map<string, string> {
   return labels;
 }
 
+/**
+ * How errors name the Dockerfile: as the user gave it (`-f` as typed, else `CONTEXT/Dockerfile`
+ * with the context as typed), so the name works from where the user stands; `<stdin>` for
+ * `-f -`; inside a context read from stdin, the name within it.
+ */
+function dockerfileDisplayName(context: string, file: string | undefined): string {
+  if (file === '-') return '<stdin>';
+  if (file !== undefined) return file;
+  return context === '-' ? 'Dockerfile' : path.join(context, 'Dockerfile');
+}
+
 /** Validates the flags of `kiln build CONTEXT` and resolves paths against `cwd`. */
 export function toBuildRequest(
   context: string,
@@ -220,7 +231,7 @@ export function toBuildRequest(
     contextFromStdin,
     dockerfilePath,
     dockerfileFromStdin: stdinDockerfile,
-    dockerfileDisplayName: stdinDockerfile ? 'Dockerfile' : (flags.file ?? 'Dockerfile'),
+    dockerfileDisplayName: dockerfileDisplayName(context, flags.file),
     ...(flags.target === undefined ? {} : { target: flags.target }),
     buildArgs: parseKeyValues(flags.buildArg, '--build-arg', env),
     labels: parseLabels(flags.label),

@@ -26,7 +26,7 @@ test('prints the dump of a Dockerfile read from stdin and exits 0', async () => 
   assert.equal(c.out.join(''), '(from "busybox")\n(foo "")\n(run "echo" "x")\n');
 });
 
-test('reports a Dockerfile error with file:line on stderr and exits 2', async () => {
+test('reports a Dockerfile error at file:line:column of the word on stderr and exits 2', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kiln-debug-'));
   try {
     const file = join(dir, 'Dockerfile');
@@ -34,7 +34,7 @@ test('reports a Dockerfile error with file:line on stderr and exits 2', async ()
     const c = capture();
     assert.equal(await debugParse(file, c.streams), 2);
     assert.equal(c.out.join(''), '');
-    assert.match(c.err.join(''), new RegExp(`${file}:2:1: ENV must have two arguments`));
+    assert.match(c.err.join(''), new RegExp(`${file}:2:5: ENV must have two arguments`));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -61,8 +61,16 @@ function resolveContext(args: ExecutorArgs, host: ExecutorHost): string {
   return sub ? path.join(dir, sub) : dir;
 }
 
-/** kaniko's rule: the Dockerfile path as given when it exists, else relative to the context. */
-function resolveDockerfile(args: ExecutorArgs, contextDir: string, host: ExecutorHost): string {
+/**
+ * kaniko's rule: the Dockerfile path as given when it exists, else relative to the context.
+ * Errors name it as given in the first case, by its full path in the second (where the path as
+ * given would name another file).
+ */
+function resolveDockerfile(
+  args: ExecutorArgs,
+  contextDir: string,
+  host: ExecutorHost,
+): { path: string; displayName: string } {
   const file = args.strings.get('dockerfile') ?? 'Dockerfile';
   if (/^https?:\/\//.test(file)) {
     throw new InputError('DOCKERFILE_UNSUPPORTED', 'a Dockerfile URL is not supported', {
@@ -70,9 +78,9 @@ function resolveDockerfile(args: ExecutorArgs, contextDir: string, host: Executo
     });
   }
   const asGiven = path.resolve(host.cwd, file);
-  if (host.exists(asGiven)) return asGiven;
+  if (host.exists(asGiven)) return { path: asGiven, displayName: file };
   const inContext = path.resolve(contextDir, file);
-  if (host.exists(inContext)) return inContext;
+  if (host.exists(inContext)) return { path: inContext, displayName: inContext };
   throw new InputError('DOCKERFILE_NOT_FOUND', `Dockerfile not found: ${file}`, {
     hint: 'please provide a valid path to a Dockerfile within the build context with --dockerfile',
   });
@@ -221,7 +229,8 @@ export function toExecutorPlan(args: ExecutorArgs, host: ExecutorHost): Executor
 
   const progress = progressOf(args);
   const contextDir = resolveContext(args, host);
-  const dockerfilePath = resolveDockerfile(args, contextDir, host);
+  const dockerfile = resolveDockerfile(args, contextDir, host);
+  const dockerfilePath = dockerfile.path;
   const warnings = flagWarnings(args);
   const cache = cacheSpecs(args, destinations, noPush, cwd);
 
@@ -249,9 +258,7 @@ export function toExecutorPlan(args: ExecutorArgs, host: ExecutorHost): Executor
     contextFromStdin: false,
     dockerfilePath,
     dockerfileFromStdin: false,
-    dockerfileDisplayName: path.relative(contextDir, dockerfilePath).startsWith('..')
-      ? dockerfilePath
-      : path.relative(contextDir, dockerfilePath),
+    dockerfileDisplayName: dockerfile.displayName,
     ...(target ? { target } : {}),
     buildArgs,
     labels: parseKeyValues(args.lists.get('label') ?? [], '--label', env),

@@ -116,6 +116,15 @@ export interface Vertex {
   /** The history line Docker writes for this step (`RUN /bin/sh -c make # buildkit`). */
   createdBy: string;
   location: SourceLocation;
+  /** Where words of the instruction stand, for failures found only while the step runs. */
+  words?: VertexWords;
+}
+
+export interface VertexWords {
+  /** COPY --from. */
+  from?: SourceLocation;
+  /** COPY/ADD sources as expanded (the op's `sources`), each with where it is written. */
+  sources?: { source: string; at: SourceLocation }[];
 }
 
 /** One history entry of the stage; `vertex` is set when the entry may carry a layer. */

@@ -1,6 +1,6 @@
 import type { RecordStore } from '../cache/record-store.js';
 import type { StepRecord } from '../cache/step-record.js';
-import { BuildError } from '../errors.js';
+import { BuildError, KilnError, withLocation } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { BuildPlan, StagePlan, Vertex } from '../graph/plan.js';
 import type { History } from '../image/oci-types.js';
@@ -9,6 +9,7 @@ import { SandboxNeeded } from './sandbox-needed.js';
 import { Semaphore } from './semaphore.js';
 import { clampCreated, type SourceDateEpoch } from './source-date-epoch.js';
 import type { LayerInfo, StageResult } from './stage-result.js';
+import { stepPlace } from './step-location.js';
 
 /** What executing one vertex produced: a layer, or nothing when the step changed no file. */
 export type StepOutput = Omit<NonNullable<StepRecord['layer']>, never> | undefined;
@@ -130,7 +131,12 @@ export class Solver {
     const epoch = this.services.epoch;
     const key = cacheKey(below.key, {
       op,
-      input: await this.services.inputDigest(vertex, stages),
+      input: await this.services.inputDigest(vertex, stages).catch((err: unknown) => {
+        // Before the step starts (an image to pull for COPY --from): no log, no step name.
+        if (!(err instanceof KilnError) || err.location) throw err;
+        const place = stepPlace(err, vertex);
+        throw withLocation(err, place.location, place.hint);
+      }),
       // Clamped layers have other bytes than unclamped ones: their records must not mix.
       rewriteTimestamp: epoch?.rewriteTimestamp ? epoch.seconds : undefined,
     });
@@ -221,11 +227,14 @@ export class Solver {
    * where the step's whole output was kept.
    */
   private located(err: unknown, vertex: Vertex): unknown {
-    if (!(err instanceof BuildError) || err.location) return err;
+    if (!(err instanceof KilnError) || err.location) return err;
+    const place = stepPlace(err, vertex);
+    if (!(err instanceof BuildError)) return withLocation(err, place.location, place.hint);
     const log = this.services.logPath?.(vertex.id);
-    const hint = err.hint ?? (log ? `the step's full output is in ${log}` : undefined);
+    const hint =
+      err.hint ?? place.hint ?? (log ? `the step's full output is in ${log}` : undefined);
     return new BuildError(err.code, `${vertex.name}: ${err.message}`, {
-      location: vertex.location,
+      location: place.location,
       ...(hint ? { hint } : {}),
       cause: err,
     });

@@ -2,8 +2,9 @@ import { DockerfileError, type SourceLocation } from '../../errors.js';
 import type { CopySource } from '../../graph/plan.js';
 import type { Platform } from '../../image/oci-types.js';
 import { parseAddSource, redactUrl } from '../../worker/fileops/add-source.js';
-import { chompHeredocContent } from '../dockerfile/index.js';
+import { argAt, chompHeredocContent, flagAt, keywordAt } from '../dockerfile/index.js';
 import type { Command, CommandOf, InlineFile } from '../instructions/commands.js';
+import { checkChmod, checkImageReference, checkInsideRoot } from './check-words.js';
 import {
   dispatchCmd,
   dispatchEntrypoint,
@@ -17,6 +18,7 @@ import {
   dispatchStopSignal,
   dispatchUser,
   dispatchVolume,
+  type LocatedPair,
 } from './dispatch-config.js';
 import { dispatchArg, dispatchCopy, dispatchRun, dispatchWorkdir } from './dispatch-fs.js';
 import { type Expander, expanderFor } from './expand.js';
@@ -37,14 +39,12 @@ const MS_TO_NS = 1_000_000;
 
 /** Applies one typed command to the stage being dispatched. */
 export function dispatchCommand(state: StageState, cmd: Command, ctx: DispatchContext): void {
-  const location: SourceLocation = {
-    file: cmd.location.file,
-    line: cmd.location.line,
-    column: cmd.location.column,
-  };
+  const location = keywordAt(cmd.location);
   const x = expanderFor(state, ctx.escape, location);
-  const pairs = (kvs: { key: string; value: string }[]): [string, string][] =>
-    kvs.map((kv) => [kv.key, kv.value]);
+  const arg = (i: number): SourceLocation => argAt(cmd.location, i);
+  // ENV and LABEL arguments are key, value, separator triples.
+  const pairs = (kvs: { key: string; value: string }[]): LocatedPair[] =>
+    kvs.map((kv, i) => [kv.key, kv.value, arg(3 * i), arg(3 * i + 1)]);
 
   switch (cmd.kind) {
     case 'env':
@@ -57,16 +57,16 @@ export function dispatchCommand(state: StageState, cmd: Command, ctx: DispatchCo
       dispatchMaintainer(state, cmd.maintainer);
       return;
     case 'user':
-      dispatchUser(state, x, cmd.user);
+      dispatchUser(state, x.at(arg(0)), cmd.user);
       return;
     case 'expose':
-      dispatchExpose(state, x, cmd.ports, location);
+      dispatchExpose(state, x, cmd.ports, arg);
       return;
     case 'volume':
-      dispatchVolume(state, x, cmd.volumes, location);
+      dispatchVolume(state, x, cmd.volumes, arg);
       return;
     case 'stopsignal':
-      dispatchStopSignal(state, x, cmd.signal, location);
+      dispatchStopSignal(state, x.at(arg(0)), cmd.signal, arg(0));
       return;
     case 'shell':
       dispatchShell(state, cmd.shell);
@@ -96,16 +96,17 @@ export function dispatchCommand(state: StageState, cmd: Command, ctx: DispatchCo
       dispatchArg(
         state,
         x,
-        cmd.args.map((a) => ({
+        cmd.args.map((a, i) => ({
           name: a.key,
           ...(a.value === undefined ? {} : { value: a.value }),
+          at: arg(i),
         })),
         ctx.buildArgs,
         ctx.metaArgs,
       );
       return;
     case 'workdir':
-      dispatchWorkdir(state, x, cmd.path, location);
+      dispatchWorkdir(state, x.at(arg(0)), cmd.path, location);
       return;
     case 'run':
       dispatchRunCommand(state, cmd, ctx, location);
@@ -127,7 +128,7 @@ function dispatchRunCommand(
     throw new DockerfileError(
       'RUN_SECURITY_UNSUPPORTED',
       'RUN --security=insecure is not supported: kiln never runs privileged steps',
-      location,
+      flagAt(cmd.location, 'security'),
     );
   }
   let args = cmd.command.cmdLine;
@@ -160,7 +161,9 @@ function dispatchRunCommand(
       ...(cmd.network === undefined ? {} : { network: cmd.network }),
       proxyArgs: ctx.proxyArgs,
       heredocs: [],
-      mounts: runMounts(state, expanderFor(state, ctx.escape, location), cmd.mounts, ctx, location),
+      mounts: runMounts(state, expanderFor(state, ctx.escape, location), cmd.mounts, ctx, (i) =>
+        flagAt(cmd.location, 'mount', i),
+      ),
     },
     location,
   );
@@ -175,20 +178,22 @@ function dispatchCopyCommand(
 ): void {
   let from: CopySource = { kind: 'context' };
   let fromText: string | undefined;
+  const fromAt = flagAt(cmd.location, 'from');
   if (cmd.kind === 'copy' && cmd.from !== undefined) {
-    fromText = x.word(cmd.from);
-    const index = ctx.stageIndex(fromText, true);
-    if (index !== undefined) from = { kind: 'stage', stage: index };
-    else if (fromText === String(state.index) || fromText.toLowerCase() === state.label) {
-      throw new DockerfileError(
-        'COPY_FROM_SELF',
-        `COPY --from=${fromText}: a stage cannot copy from itself`,
-        location,
-      );
-    } else from = { kind: 'image', ref: fromText, platform: ctx.platform };
+    fromText = x.word(cmd.from, fromAt);
+    from = copySource(fromText, state, ctx, fromAt);
   }
-  if (cmd.kind === 'add') checkAddFlags(cmd, x, location);
-  else checkCopySources(cmd, x, location);
+  if (cmd.kind === 'add') checkAddFlags(cmd, x);
+  else checkCopySources(cmd, x);
+  const sourceAt = (i: number): SourceLocation => cmd.sources.sourceLocations[i] ?? location;
+  for (const [i, source] of cmd.sources.sourcePaths.entries()) {
+    const expanded = x.word(source, sourceAt(i));
+    if (parseAddSource(expanded).kind === 'local') checkInsideRoot(expanded, sourceAt(i));
+  }
+  if (cmd.chmod !== undefined) {
+    const chmodAt = flagAt(cmd.location, 'chmod');
+    checkChmod(x.word(cmd.chmod, chmodAt), chmodAt);
+  }
   dispatchCopy(
     state,
     x,
@@ -197,7 +202,16 @@ function dispatchCopyCommand(
       from,
       ...(fromText === undefined ? {} : { fromText }),
       sources: cmd.sources.sourcePaths,
+      sourceLocations: cmd.sources.sourcePaths.map((_, i) => sourceAt(i)),
       dest: cmd.sources.destPath,
+      destLocation: cmd.sources.destLocation,
+      flagLocations: {
+        from: fromAt,
+        chown: flagAt(cmd.location, 'chown'),
+        chmod: flagAt(cmd.location, 'chmod'),
+        checksum: flagAt(cmd.location, 'checksum'),
+        exclude: (i) => flagAt(cmd.location, 'exclude', i),
+      },
       ...(cmd.chown === undefined ? {} : { chown: cmd.chown }),
       ...(cmd.chmod === undefined ? {} : { chmod: cmd.chmod }),
       link: cmd.link,
@@ -212,26 +226,66 @@ function dispatchCopyCommand(
   );
 }
 
+/**
+ * COPY --from names an earlier stage (by name or index), else an image. A number names a stage
+ * only: one that is not an earlier stage is an error here, not a pull of an image called `3`.
+ */
+function copySource(
+  fromText: string,
+  state: StageState,
+  ctx: DispatchContext,
+  at: SourceLocation,
+): CopySource {
+  const index = ctx.stageIndex(fromText, true);
+  if (index !== undefined) return { kind: 'stage', stage: index };
+  if (fromText === String(state.index) || fromText.toLowerCase() === state.label) {
+    throw new DockerfileError(
+      'COPY_FROM_SELF',
+      `COPY --from=${fromText}: a stage cannot copy from itself`,
+      at,
+    );
+  }
+  if (/^[0-9]+$/.test(fromText)) {
+    throw new DockerfileError(
+      'COPY_FROM_UNKNOWN_STAGE',
+      `COPY --from=${fromText}: there is no stage ${fromText} before this one`,
+      at,
+      `stages are numbered from 0; this is stage ${state.index}`,
+    );
+  }
+  checkImageReference(fromText, at);
+  return { kind: 'image', ref: fromText, platform: ctx.platform };
+}
+
 /** URLs and git repositories are for ADD; BuildKit refuses them in COPY rather than look for a file. */
-function checkCopySources(cmd: CommandOf<'copy'>, x: Expander, location: SourceLocation): void {
+function checkCopySources(cmd: CommandOf<'copy'>, x: Expander): void {
   if (cmd.from !== undefined) return;
-  for (const source of cmd.sources.sourcePaths) {
-    const kind = parseAddSource(x.word(source)).kind;
+  for (const [i, source] of cmd.sources.sourcePaths.entries()) {
+    const at = argAtOr(cmd, i);
+    const expanded = x.word(source, at);
+    const kind = parseAddSource(expanded).kind;
     if (kind === 'local') continue;
     throw new DockerfileError(
       'COPY_REMOTE_SOURCE',
-      `source can't be a ${kind === 'http' ? 'URL' : 'git repository'} for COPY: ${redactUrl(x.word(source))}`,
-      location,
+      `source can't be a ${kind === 'http' ? 'URL' : 'git repository'} for COPY: ${redactUrl(expanded)}`,
+      at,
       'use ADD to fetch it',
     );
   }
 }
 
+function argAtOr(cmd: CommandOf<'copy'> | CommandOf<'add'>, i: number): SourceLocation {
+  return cmd.sources.sourceLocations[i] ?? keywordAt(cmd.location);
+}
+
 /** ADD --checksum is for URLs (a digest) and git sources (a commit), as in BuildKit. */
-function checkAddFlags(cmd: CommandOf<'add'>, x: Expander, location: SourceLocation): void {
+function checkAddFlags(cmd: CommandOf<'add'>, x: Expander): void {
   if (cmd.checksum === undefined) return;
-  const kinds = cmd.sources.sourcePaths.map((s) => parseAddSource(x.word(s)).kind);
-  const checksum = x.word(cmd.checksum);
+  const location = flagAt(cmd.location, 'checksum');
+  const kinds = cmd.sources.sourcePaths.map(
+    (s, i) => parseAddSource(x.word(s, argAtOr(cmd, i))).kind,
+  );
+  const checksum = x.word(cmd.checksum, location);
   if (kinds.length === 0 || kinds.some((k) => k === 'local')) {
     throw new DockerfileError(
       'ADD_CHECKSUM_LOCAL',

@@ -12,8 +12,16 @@ function history(state: StageState, createdBy: string): void {
   state.history.push({ createdBy });
 }
 
-export function dispatchEnv(state: StageState, x: Expander, pairs: [string, string][]): void {
-  const expanded = pairs.map(([k, v]) => [x.word(k), x.word(v)] as const);
+/** A key and value as written, and where each stands (for expansion errors). */
+export type LocatedPair = [
+  key: string,
+  value: string,
+  keyAt?: SourceLocation,
+  valueAt?: SourceLocation,
+];
+
+export function dispatchEnv(state: StageState, x: Expander, pairs: LocatedPair[]): void {
+  const expanded = pairs.map(([k, v, kAt, vAt]) => [x.word(k, kAt), x.word(v, vAt)] as const);
   let env = state.config.Env ?? [];
   for (const [k, v] of expanded) {
     env = setEnv(env, k, v);
@@ -23,15 +31,15 @@ export function dispatchEnv(state: StageState, x: Expander, pairs: [string, stri
   history(state, `ENV ${expanded.map(([k, v]) => `${k}=${v}`).join(' ')}`);
 }
 
-export function dispatchLabel(state: StageState, x: Expander, pairs: [string, string][]): void {
+export function dispatchLabel(state: StageState, x: Expander, pairs: LocatedPair[]): void {
   // The stage owns its config (a copy of the base's): update in place, copying per
   // instruction made a Dockerfile with thousands of LABELs quadratic.
   state.config.Labels ??= {};
   const labels = state.config.Labels;
   const shown: string[] = [];
-  for (const [k, v] of pairs) {
-    const key = x.word(k);
-    const value = x.word(v);
+  for (const [k, v, kAt, vAt] of pairs) {
+    const key = x.word(k, kAt);
+    const value = x.word(v, vAt);
     labels[key] = value;
     shown.push(`${key}=${value}`);
   }
@@ -48,12 +56,13 @@ export function dispatchExpose(
   state: StageState,
   x: Expander,
   ports: string[],
-  loc: SourceLocation,
+  at: (i: number) => SourceLocation,
 ): void {
   state.config.ExposedPorts ??= {};
   const exposed = state.config.ExposedPorts;
   const these = new Set<string>();
-  for (const raw of ports.flatMap((p) => x.words(p))) {
+  const words = ports.flatMap((p, i) => x.words(p, at(i)).map((raw) => [raw, at(i)] as const));
+  for (const [raw, loc] of words) {
     const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(raw);
     if (!match) throw new DockerfileError('EXPOSE_INVALID', `EXPOSE: invalid port "${raw}"`, loc);
     const proto = (match[3] ?? 'tcp').toLowerCase();
@@ -93,14 +102,16 @@ export function dispatchVolume(
   state: StageState,
   x: Expander,
   paths: string[],
-  loc: SourceLocation,
+  at: (i: number) => SourceLocation,
 ): void {
   state.config.Volumes ??= {};
   const volumes = state.config.Volumes;
-  for (const p of paths) {
-    const v = x.word(p);
-    if (v.trim() === '')
-      throw new DockerfileError('VOLUME_EMPTY', 'VOLUME specified can not be an empty string', loc);
+  for (const [i, p] of paths.entries()) {
+    const v = x.word(p, at(i));
+    if (v.trim() === '') {
+      const message = 'VOLUME specified can not be an empty string';
+      throw new DockerfileError('VOLUME_EMPTY', message, at(i));
+    }
     volumes[v] = {};
   }
   state.config.Volumes = volumes;

@@ -85,7 +85,18 @@ export interface CopyInput {
   from: CopySource;
   fromText?: string;
   sources: string[];
+  /** Where each source is written. */
+  sourceLocations: SourceLocation[];
   dest: string;
+  destLocation: SourceLocation;
+  /** Where the flags are written (the keyword's place for flags not given). */
+  flagLocations: {
+    from: SourceLocation;
+    chown: SourceLocation;
+    chmod: SourceLocation;
+    checksum: SourceLocation;
+    exclude: (i: number) => SourceLocation;
+  };
   chown?: string;
   chmod?: string;
   link: boolean;
@@ -104,10 +115,12 @@ export function dispatchCopy(
   input: CopyInput,
   location: SourceLocation,
 ): void {
-  const sources = input.sources.map((s) => x.word(s));
-  const dest = resolveDest(state, x.word(input.dest));
-  const chown = input.chown === undefined ? undefined : x.word(input.chown);
-  const chmod = input.chmod === undefined ? undefined : x.word(input.chmod);
+  const at = input.flagLocations;
+  const sources = input.sources.map((s, i) => x.word(s, input.sourceLocations[i]));
+  const destWord = x.word(input.dest, input.destLocation);
+  const dest = resolveDest(state, destWord);
+  const chown = input.chown === undefined ? undefined : x.word(input.chown, at.chown);
+  const chmod = input.chmod === undefined ? undefined : x.word(input.chmod, at.chmod);
   const flags = [
     ...(input.fromText === undefined ? [] : [`--from=${input.fromText}`]),
     ...(chown === undefined ? [] : [`--chown=${chown}`]),
@@ -131,16 +144,23 @@ export function dispatchCopy(
         ...(chmod === undefined ? {} : { chmod }),
         link: input.link,
         parents: input.parents,
-        exclude: input.exclude.map((e) => x.word(e)),
+        exclude: input.exclude.map((e, i) => x.word(e, at.exclude(i))),
         ...(input.inline.length > 0 ? { inline: input.inline } : {}),
-        ...(input.checksum === undefined ? {} : { checksum: x.word(input.checksum) }),
+        ...(input.checksum === undefined ? {} : { checksum: x.word(input.checksum, at.checksum) }),
         ...(input.keepGitDir === undefined ? {} : { keepGitDir: input.keepGitDir }),
         ...(input.unpack === undefined ? {} : { unpack: input.unpack }),
       },
       // As BuildKit writes it: sources and the destination as written (expanded, not resolved
       // against WORKDIR), without the flags.
-      createdBy: `${input.instruction} ${[...shown, x.word(input.dest)].join(' ')} # buildkit`,
+      createdBy: `${input.instruction} ${[...shown, destWord].join(' ')} # buildkit`,
       location,
+      words: {
+        ...(input.fromText === undefined ? {} : { from: at.from }),
+        sources: sources.map((source, i) => ({
+          source,
+          at: input.sourceLocations[i] ?? location,
+        })),
+      },
     },
     `${input.instruction} ${words}`,
     location,
@@ -184,16 +204,16 @@ export function dispatchWorkdir(
 export function dispatchArg(
   state: StageState,
   x: Expander,
-  pairs: { name: string; value?: string }[],
+  pairs: { name: string; value?: string; at?: SourceLocation }[],
   buildArgs: Map<string, string>,
   metaArgs: Map<string, string>,
 ): void {
   const shown: string[] = [];
   for (const pair of pairs) {
-    const name = x.word(pair.name);
+    const name = x.word(pair.name, pair.at);
     state.argDecls = [...(state.argDecls ?? []), name];
     let value = buildArgs.get(name);
-    if (value === undefined && pair.value !== undefined) value = x.word(pair.value);
+    if (value === undefined && pair.value !== undefined) value = x.word(pair.value, pair.at);
     if (value === undefined) value = metaArgs.get(name);
     if (value !== undefined) {
       state.args.set(name, value);

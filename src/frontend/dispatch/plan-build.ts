@@ -1,4 +1,11 @@
-import { BuildError, DockerfileError, InputError, type SourceLocation } from '../../errors.js';
+import {
+  BuildError,
+  DockerfileError,
+  InputError,
+  KilnError,
+  type SourceLocation,
+  withLocation,
+} from '../../errors.js';
 import type { BaseSpec, BuildPlan, CopySource, StagePlan } from '../../graph/plan.js';
 import type { ContainerConfig, ImageConfig, Platform } from '../../image/oci-types.js';
 import {
@@ -8,9 +15,10 @@ import {
   platformMatchRank,
 } from '../../image/platform.js';
 import { PROXY_ARGS } from '../../solver/cache-key.js';
-import type { ParsedDockerfile } from '../dockerfile/index.js';
+import { argAt, flagAt, type ParsedDockerfile } from '../dockerfile/index.js';
 import type { Command, Stage } from '../instructions/commands.js';
 import { parseStages } from '../instructions/parse-stages.js';
+import { checkImageReference, located } from './check-words.js';
 import { dispatchCommand } from './dispatch-command.js';
 import { expanderFor } from './expand.js';
 import { fsStepCount, parseTriggers } from './onbuild-triggers.js';
@@ -52,9 +60,11 @@ export async function planBuild(
   const globals = new Map<string, string>(platformArgs(options.platform));
   for (const arg of metaArgs) {
     const x = expanderFor(stateFromArgs(globals), parsed.directives.escape, loc(arg.location));
-    for (const def of arg.args) {
+    for (const [i, def] of arg.args.entries()) {
+      const at = argAt(arg.location, i);
       const value =
-        options.buildArgs.get(def.key) ?? (def.value === undefined ? undefined : x.word(def.value));
+        options.buildArgs.get(def.key) ??
+        (def.value === undefined ? undefined : x.word(def.value, at));
       if (value !== undefined) globals.set(def.key, value);
     }
   }
@@ -71,7 +81,9 @@ export async function planBuild(
   for (const i of needed) {
     const base = bases[i]!;
     if (base.kind !== 'image') continue;
-    const config = options.resolveImageConfig(base.ref, base.platform);
+    const config = options
+      .resolveImageConfig(base.ref, base.platform)
+      .catch((err: unknown) => Promise.reject(baseImageError(err, stages[i]!)));
     // Awaited in stage order below; a later rejection must not go unhandled meanwhile.
     config.catch(() => {});
     configs.set(i, config);
@@ -109,6 +121,16 @@ export async function planBuild(
     target,
     warnings: unusedArgWarnings(options.buildArgs, metaArgs, stages, needed),
   };
+}
+
+/** A base image that cannot be had is reported at its name in FROM. */
+function baseImageError(err: unknown, stage: Stage): unknown {
+  if (!(err instanceof KilnError) || err.location !== undefined) return err;
+  const hint =
+    err.code === 'REGISTRY_NOT_FOUND'
+      ? 'check the image name and tag, and that the registry holds it'
+      : undefined;
+  return withLocation(err, argAt(stage.location, 0), hint);
 }
 
 function loc(l: { file: string; line: number; column: number }): SourceLocation {
@@ -167,19 +189,20 @@ function resolveBaseSpec(
   options: PlanOptions,
 ): { base: BaseSpec; platform: Platform } {
   const x = expanderFor(stateFromArgs(globals), escapeChar, loc(stage.location));
-  const name = x.word(stage.baseName);
+  const nameAt = argAt(stage.location, 0);
+  const name = x.word(stage.baseName, nameAt);
   if (name === '') {
-    throw new DockerfileError(
-      'FROM_EMPTY',
-      'FROM: base name is empty after expansion',
-      loc(stage.location),
-    );
+    throw new DockerfileError('FROM_EMPTY', 'FROM: base name is empty after expansion', nameAt);
   }
+  const platformAt = flagAt(stage.location, 'platform');
   const platform =
-    stage.platform === undefined ? options.platform : parsePlatform(x.word(stage.platform));
+    stage.platform === undefined
+      ? options.platform
+      : located(platformAt, () => parsePlatform(x.word(stage.platform!, platformAt)));
   if (name.toLowerCase() === 'scratch') return { base: { kind: 'scratch' }, platform };
   const index = stageIndexOf(name, stages, stage.index);
   if (index !== undefined) return { base: { kind: 'stage', stage: index }, platform };
+  checkImageReference(name, nameAt);
   return { base: { kind: 'image', ref: name, platform }, platform };
 }
 

@@ -3,6 +3,7 @@ import { DockerfileError, type SourceLocation } from '../../errors.js';
 import type { CopySource, RunMount } from '../../graph/plan.js';
 import type { Platform } from '../../image/oci-types.js';
 import type { MountSpec } from '../instructions/mount-spec.js';
+import { checkImageReference } from './check-words.js';
 import type { Expander } from './expand.js';
 import type { StageState } from './stage-state.js';
 
@@ -22,16 +23,19 @@ const SSH_SOCKET_PREFIX = '/run/buildkit/ssh_agent.';
  */
 export function runMounts(
   state: StageState,
-  x: Expander,
+  anyX: Expander,
   specs: MountSpec[],
   scope: MountScope,
-  location: SourceLocation,
+  mountAt: (i: number) => SourceLocation,
 ): RunMount[] {
   const cwd = state.config.WorkingDir || '/';
-  const abs = (p: string): string => posix.resolve(cwd, x.word(p));
   let sshCount = 0;
 
-  return specs.map((spec): RunMount => {
+  return specs.map((spec, i): RunMount => {
+    // Errors in a mount point at its --mount flag.
+    const location = mountAt(i);
+    const x = anyX.at(location);
+    const abs = (p: string): string => posix.resolve(cwd, x.word(p));
     const from =
       spec.from === undefined ? undefined : mountFrom(state, x.word(spec.from), scope, location);
     if (from?.kind === 'stage') state.dependsOn.add(from.stage);
@@ -120,6 +124,7 @@ function mountFrom(
       location,
     );
   }
+  checkImageReference(from, location);
   return { kind: 'image', ref: from, platform: scope.platform };
 }
 

@@ -24,9 +24,13 @@ export interface AstNode {
   flags: string[];
   startLine: number;
   endLine: number;
+  /** Where this node's text starts in the instruction's joined text (bytes; not dumped). */
+  offset: number;
+  /** Where each of `flags` starts in the joined text. */
+  flagOffsets: number[];
 }
 
-export function newNode(value = '', next?: AstNode): AstNode {
+export function newNode(value = '', next?: AstNode, offset = 0): AstNode {
   return {
     value,
     next,
@@ -37,7 +41,18 @@ export function newNode(value = '', next?: AstNode): AstNode {
     flags: [],
     startLine: 0,
     endLine: 0,
+    offset,
+    flagOffsets: [],
   };
+}
+
+/** Moves the offsets of a node, its arguments and its children by `delta`. */
+export function shiftOffsets(node: AstNode, delta: number): void {
+  for (let n: AstNode | undefined = node; n !== undefined; n = n.next) {
+    n.offset += delta;
+    n.flagOffsets = n.flagOffsets.map((o) => o + delta);
+    for (const child of n.children) shiftOffsets(child, delta);
+  }
 }
 
 /** One node as BuildKit's Node.Dump prints it (byte string result). */

@@ -9,6 +9,16 @@ import type { Directives } from './instruction.js';
 const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*([^\n]+?)[\t\n\f\r ]*$/;
 const KNOWN = new Set(['syntax', 'escape', 'check']);
 
+/** A bad or repeated directive; `offset` is where its name or value starts in the line. */
+export class DirectiveError extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+  }
+}
+
 export class DirectiveState {
   escapeCode = 0x5c;
   private done = false;
@@ -28,15 +38,17 @@ export class DirectiveState {
       this.done = true;
       return;
     }
-    if (this.seen.has(key)) throw new Error(`only one ${key} parser directive can be used`);
+    if (this.seen.has(key)) {
+      throw new DirectiveError(`only one ${key} parser directive can be used`, line.indexOf(m[1]!));
+    }
     const value = m[2]!;
     this.seen.set(key, value);
-    if (key === 'escape') this.setEscape(value);
+    if (key === 'escape') this.setEscape(value, line.indexOf(value, line.indexOf('=')));
   }
 
-  private setEscape(value: string): void {
+  private setEscape(value: string, offset: number): void {
     if (value !== '`' && value !== '\\') {
-      throw new Error(`invalid escape token '${value}' does not match \` or \\`);
+      throw new DirectiveError(`invalid escape token '${value}' does not match \` or \\`, offset);
     }
     this.escapeCode = value.charCodeAt(0);
     this.continuation = continuationRegExp(value);

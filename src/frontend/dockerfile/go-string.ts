@@ -184,6 +184,25 @@ export function goSplit(re: RegExp, s: string, n: number): string[] {
   return out;
 }
 
+/** Where each part of goSplit(re, s, n) starts in `s`. */
+export function goSplitOffsets(re: RegExp, s: string, n: number): number[] {
+  if (n === 0) return [];
+  if (s.length === 0) return [0];
+  const out: number[] = [];
+  let beg = 0;
+  let end = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    if (n > 0 && out.length === n - 1) break;
+    end = m.index;
+    const mEnd = m.index + m[0].length;
+    if (mEnd !== 0) out.push(beg);
+    beg = mEnd;
+  }
+  if (end !== s.length) out.push(beg);
+  return out;
+}
+
 /** strings.ToLower on a byte string (invalid UTF-8 becomes U+FFFD, as strings.Map does). */
 export function goToLower(bs: string): string {
   if (!/[^\x00-\x7f]/.test(bs)) return bs.toLowerCase();

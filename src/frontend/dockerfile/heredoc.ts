@@ -69,6 +69,21 @@ export function heredocsFromLine(line: string): RawHeredoc[] {
   return docs;
 }
 
+/**
+ * Where each heredoc marker of an instruction line starts (its fd digits included), in order:
+ * the `<<` that are not part of a longer run of `<` and are followed by a delimiter. Used only
+ * to point errors at a marker; a `<<` inside quotes may shift the count, and then an error
+ * points at another marker of the same line.
+ */
+export function markerOffsets(line: string): number[] {
+  const out: number[] = [];
+  const re = /(^|[^<0-9])([0-9]*)<<-?(?=[^<\s])/g;
+  for (let m = re.exec(line); m !== null; m = re.exec(line)) {
+    out.push(m.index + m[1]!.length);
+  }
+  return out;
+}
+
 /** Removes leading tabs from every line, as `<<-` asks (lines end at `\n` only, as in Go). */
 export function chompHeredocContent(content: string): string {
   return content

@@ -9,3 +9,4 @@ export type {
   ParseWarning,
 } from './instruction.js';
 export { parseDockerfile } from './parse-dockerfile.js';
+export { argAt, flagAt, flagIndexAt, keywordAt } from './word-location.js';

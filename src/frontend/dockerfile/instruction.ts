@@ -1,5 +1,6 @@
 /** The parser's output: one Instruction per Dockerfile instruction, strings decoded to Unicode. */
 
+import type { SourceLocation } from '../../errors.js';
 import type { AstNode } from './ast-node.js';
 
 export interface Heredoc {
@@ -23,6 +24,18 @@ export interface InstructionLocation {
   column: number;
   /** 1-based last line, including continuation lines and heredoc bodies. */
   endLine: number;
+  /**
+   * Where each of the instruction's `flags` starts, in order, with the flag's name. Absent for
+   * instructions that come from no Dockerfile line (a base image's ONBUILD triggers).
+   */
+  flags?: FlagLocation[];
+  /** Where each of the instruction's `args` starts, in order (an exec form's at its quote). */
+  args?: SourceLocation[];
+}
+
+export interface FlagLocation extends SourceLocation {
+  /** The flag's name without `--` and value: `from` for `--from=build`. */
+  name: string;
 }
 
 export interface Instruction {

@@ -8,20 +8,28 @@ import { decodeRune, encodeRune, RUNE_ERROR } from './go-string.js';
 
 /** The value was JSON but not an array of strings: BuildKit rejects the instruction. */
 export class NotStringArrayError extends Error {
-  constructor() {
+  /** @param offset where the first element that is not a string starts */
+  constructor(readonly offset: number) {
     super('when using JSON array syntax, arrays must be comprised of strings only');
   }
 }
 
 class JsonSyntaxError extends Error {}
 
-type Element = { kind: 'string'; value: string } | { kind: 'other' };
+/** Each element, and where it starts in the text. */
+type Element = ({ kind: 'string'; value: string } | { kind: 'other' }) & { offset: number };
+
+/** The strings of an exec-form array, and where each element starts in the text. */
+export interface JsonStrings {
+  values: string[];
+  offsets: number[];
+}
 
 /**
  * Returns the array's strings (as byte strings), `undefined` when the text is not a JSON array
  * (the caller falls back to shell form), or throws NotStringArrayError.
  */
-export function decodeJsonStringArray(bs: string): string[] | undefined {
+export function decodeJsonStringArray(bs: string): JsonStrings | undefined {
   const p = new Parser(bs);
   let elements: Element[] | undefined;
   let badNumber = false;
@@ -36,10 +44,11 @@ export function decodeJsonStringArray(bs: string): string[] | undefined {
   }
   // Go reports a number that does not fit a float64 as an unmarshal error, not as "not strings".
   if (badNumber) return undefined;
-  const out: string[] = [];
+  const out: JsonStrings = { values: [], offsets: [] };
   for (const el of elements) {
-    if (el.kind !== 'string') throw new NotStringArrayError();
-    out.push(el.value);
+    if (el.kind !== 'string') throw new NotStringArrayError(el.offset);
+    out.values.push(el.value);
+    out.offsets.push(el.offset);
   }
   return out;
 }
@@ -80,10 +89,11 @@ class Parser {
   }
 
   parseElement(): Element {
+    const offset = this.pos;
     const c = this.s[this.pos];
-    if (c === '"') return { kind: 'string', value: this.parseString() };
+    if (c === '"') return { kind: 'string', value: this.parseString(), offset };
     this.parseValue();
-    return { kind: 'other' };
+    return { kind: 'other', offset };
   }
 
   parseValue(): void {

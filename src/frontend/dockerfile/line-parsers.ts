@@ -3,20 +3,31 @@
  * meaning (is this a valid ENV key, a valid duration) is checked in the instructions layer.
  */
 
-import { type AstNode, newNode } from './ast-node.js';
+import { type AstNode, newNode, shiftOffsets } from './ast-node.js';
 import {
   decodeRune,
   encodeRune,
   goQuote,
   goSplit,
+  goSplitOffsets,
   isSpaceRune,
   trimLeftSpace,
 } from './go-string.js';
-import { decodeJsonStringArray } from './json-array.js';
+import { decodeJsonStringArray, NotStringArrayError } from './json-array.js';
 import { WHITESPACE } from './split-command.js';
 
-/** A parse failure inside one instruction; the parser adds the location. */
-export class LineParseError extends Error {}
+/**
+ * A parse failure inside one instruction; the parser adds the location. `offset` is where the
+ * word at fault starts in the text given to the line parser (the instruction's start if unknown).
+ */
+export class LineParseError extends Error {
+  constructor(
+    message: string,
+    readonly offset?: number,
+  ) {
+    super(message);
+  }
+}
 
 export type LineParser = (rest: string, escapeToken: number) => ParsedArgs;
 export interface ParsedArgs {
@@ -26,10 +37,17 @@ export interface ParsedArgs {
 
 const none: ParsedArgs = { next: undefined, json: false };
 
-function chain(values: string[]): AstNode | undefined {
+/** Argument nodes for `values`, each starting at the same index of `offsets`. */
+function chain(values: string[], offsets: readonly number[]): AstNode | undefined {
   let head: AstNode | undefined;
-  for (let i = values.length - 1; i >= 0; i--) head = newNode(values[i], head);
+  for (let i = values.length - 1; i >= 0; i--) head = newNode(values[i], head, offsets[i] ?? 0);
   return head;
+}
+
+/** Words as parseWords returns them, and where each starts in the text. */
+export interface Words {
+  words: string[];
+  offsets: number[];
 }
 
 /** Unknown instructions still make a node; its single empty argument dumps as `""`. */
@@ -41,8 +59,10 @@ export function parseIgnore(): ParsedArgs {
  * Words separated by whitespace; quotes and escapes are kept (they are removed later, when the
  * words are expanded). Runes are decoded, so invalid UTF-8 turns into U+FFFD here.
  */
-export function parseWords(rest: string, escapeToken: number): string[] {
+export function parseWords(rest: string, escapeToken: number): Words {
   const words: string[] = [];
+  const offsets: number[] = [];
+  let start = 0;
   let phase = 0; // 0 spaces, 1 word, 2 quote
   let word = '';
   let quote = 0;
@@ -57,15 +77,22 @@ export function parseWords(rest: string, escapeToken: number): string[] {
       if (pos === rest.length) break;
       if (isSpaceRune(ch)) continue;
       phase = 1;
+      start = pos;
     }
     if (pos === rest.length) {
-      if (blankOK || word.length > 0) words.push(word);
+      if (blankOK || word.length > 0) {
+        words.push(word);
+        offsets.push(start);
+      }
       break;
     }
     if (phase === 1) {
       if (isSpaceRune(ch)) {
         phase = 0;
-        if (blankOK || word.length > 0) words.push(word);
+        if (blankOK || word.length > 0) {
+          words.push(word);
+          offsets.push(start);
+        }
         word = '';
         blankOK = false;
         continue;
@@ -98,11 +125,11 @@ export function parseWords(rest: string, escapeToken: number): string[] {
     }
     word += encodeRune(ch);
   }
-  return words;
+  return { words, offsets };
 }
 
-function keyValue(key: string, value: string, sep: string): AstNode {
-  return newNode(key, newNode(value, newNode(sep)));
+function keyValue(key: string, value: string, sep: string, at: number, valueAt: number): AstNode {
+  return newNode(key, newNode(value, newNode(sep, undefined, valueAt), valueAt), at);
 }
 
 /**
@@ -110,24 +137,27 @@ function keyValue(key: string, value: string, sep: string): AstNode {
  * `k=v` pairs (sep "=").
  */
 function parseNameVal(rest: string, escapeToken: number, keyword: string): ParsedArgs {
-  const words = parseWords(rest, escapeToken);
+  const { words, offsets } = parseWords(rest, escapeToken);
   if (words.length === 0) return none;
 
   if (!words[0]!.includes('=')) {
     const parts = goSplit(WHITESPACE, rest, 2);
-    if (parts.length < 2) throw new LineParseError(`${keyword} must have two arguments`);
-    return { next: keyValue(parts[0]!, parts[1]!, ''), json: false };
+    const at = goSplitOffsets(WHITESPACE, rest, 2);
+    if (parts.length < 2) throw new LineParseError(`${keyword} must have two arguments`, at[0]);
+    return { next: keyValue(parts[0]!, parts[1]!, '', at[0]!, at[1]!), json: false };
   }
 
   const nodes: AstNode[] = [];
-  for (const word of words) {
+  for (const [i, word] of words.entries()) {
     const eq = word.indexOf('=');
+    const at = offsets[i]!;
     if (eq < 0) {
       throw new LineParseError(
         `Syntax error - can't find = in ${goQuote(word)}. Must be of the form: name=value`,
+        at,
       );
     }
-    nodes.push(keyValue(word.slice(0, eq), word.slice(eq + 1), '='));
+    nodes.push(keyValue(word.slice(0, eq), word.slice(eq + 1), '=', at, at + eq + 1));
   }
   for (let i = 0; i < nodes.length - 1; i++) nodes[i]!.next!.next!.next = nodes[i + 1];
   return { next: nodes[0], json: false };
@@ -143,12 +173,14 @@ export function parseLabel(rest: string, escapeToken: number): ParsedArgs {
 
 /** ARG: `name`, `name=value`, several per line. */
 export function parseNameOrNameVal(rest: string, escapeToken: number): ParsedArgs {
-  return { next: chain(parseWords(rest, escapeToken)), json: false };
+  const { words, offsets } = parseWords(rest, escapeToken);
+  return { next: chain(words, offsets), json: false };
 }
 
 export function parseStringsWhitespaceDelimited(rest: string): ParsedArgs {
   if (rest === '') return none;
-  return { next: chain(goSplit(WHITESPACE, rest, -1)), json: false };
+  const words = goSplit(WHITESPACE, rest, -1);
+  return { next: chain(words, goSplitOffsets(WHITESPACE, rest, -1)), json: false };
 }
 
 export function parseString(rest: string): ParsedArgs {
@@ -160,14 +192,18 @@ export function parseString(rest: string): ParsedArgs {
 function parseJson(rest: string): ParsedArgs | undefined {
   const trimmed = trimLeftSpace(rest);
   if (!trimmed.startsWith('[')) return undefined;
-  let values: string[] | undefined;
+  const lead = rest.length - trimmed.length;
+  let array: ReturnType<typeof decodeJsonStringArray>;
   try {
-    values = decodeJsonStringArray(trimmed);
+    array = decodeJsonStringArray(trimmed);
   } catch (err) {
-    throw new LineParseError(err instanceof Error ? err.message : String(err));
+    if (err instanceof NotStringArrayError)
+      throw new LineParseError(err.message, lead + err.offset);
+    throw err;
   }
-  if (values === undefined) return undefined;
-  return { next: chain(values), json: true };
+  if (array === undefined) return undefined;
+  const offsets = array.offsets.map((o) => lead + o);
+  return { next: chain(array.values, offsets), json: true };
 }
 
 /** RUN, CMD, ENTRYPOINT, SHELL: exec form if the text is a JSON array, else one string. */
@@ -190,5 +226,6 @@ export function parseHealthConfig(rest: string): ParsedArgs {
   if (sep === 0) return none;
 
   const cmd = parseMaybeJson(rest.slice(next));
+  if (cmd.next !== undefined) shiftOffsets(cmd.next, next);
   return { next: newNode(rest.slice(0, sep), cmd.next), json: cmd.json };
 }

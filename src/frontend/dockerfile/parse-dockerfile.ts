@@ -4,14 +4,21 @@
  * means is the instructions layer's business (unknown instructions still parse).
  */
 
-import { DockerfileError } from '../../errors.js';
+import { DockerfileError, type SourceLocation } from '../../errors.js';
 import { ShellError } from '../shell/shell-error.js';
-import { type AstNode, newNode } from './ast-node.js';
-import { DirectiveState } from './directives.js';
+import { type AstNode, newNode, shiftOffsets } from './ast-node.js';
+import { DirectiveError, DirectiveState } from './directives.js';
 import { fromByteString, goToLower, toByteString, trimLeftSpace } from './go-string.js';
-import { heredocsFromLine } from './heredoc.js';
-import type { Heredoc, Instruction, ParsedDockerfile, ParseWarning } from './instruction.js';
+import { heredocsFromLine, markerOffsets } from './heredoc.js';
+import type {
+  FlagLocation,
+  Heredoc,
+  Instruction,
+  ParsedDockerfile,
+  ParseWarning,
+} from './instruction.js';
 import * as lp from './line-parsers.js';
+import { columnAfter, type LinePiece, SourceMap } from './source-map.js';
 import { splitCommand } from './split-command.js';
 
 const DISPATCH: Record<string, lp.LineParser> = {
@@ -47,14 +54,24 @@ function parseSubCommand(rest: string, escapeToken: number): lp.ParsedArgs {
   return { next: holder, json: false };
 }
 
+/** An instruction node; every offset in it is relative to `line`. */
 function newNodeFromLine(line: string, escapeToken: number): AstNode {
-  const { keyword, flags, rest } = splitCommand(line);
-  const parse = DISPATCH[goToLower(keyword)] ?? lp.parseIgnore;
-  const { next, json } = parse(rest, escapeToken);
-  const node = newNode(keyword, next);
+  const split = splitCommand(line);
+  const parse = DISPATCH[goToLower(split.keyword)] ?? lp.parseIgnore;
+  let parsed: lp.ParsedArgs;
+  try {
+    parsed = parse(split.rest, escapeToken);
+  } catch (err) {
+    if (!(err instanceof lp.LineParseError)) throw err;
+    const at = err.offset === undefined ? split.keywordOffset : split.restOffset + err.offset;
+    throw new lp.LineParseError(err.message, at);
+  }
+  if (parsed.next !== undefined) shiftOffsets(parsed.next, split.restOffset);
+  const node = newNode(split.keyword, parsed.next, split.keywordOffset);
   node.original = line;
-  node.flags = flags;
-  node.json = json;
+  node.flags = split.flags;
+  node.flagOffsets = split.flagOffsets;
+  node.json = parsed.json;
   return node;
 }
 
@@ -102,8 +119,17 @@ function isEmptyContinuationLine(line: string): boolean {
   return trimLeftSpace(trimNewline(line)).length === 0;
 }
 
-function errorAt(file: string, line: number, message: string, code = 'DOCKERFILE_SYNTAX') {
-  return new DockerfileError(code, message, { file, line: Math.max(line, 1), column: 1 });
+function errorAt(
+  where: SourceLocation | { file: string; line: number },
+  message: string,
+  code = 'DOCKERFILE_SYNTAX',
+) {
+  const column = 'column' in where ? where.column : 1;
+  return new DockerfileError(code, message, {
+    file: where.file,
+    line: Math.max(where.line, 1),
+    column,
+  });
 }
 
 /** Parses a Dockerfile. Throws DockerfileError (with file and line) on syntax errors. */
@@ -116,15 +142,19 @@ export function parseDockerfile(
   const scanner = new LineScanner(data);
   const ast: AstNode[] = [];
   const warnings: ParseWarning[] = [];
+  const maps = new Map<AstNode, SourceMap>();
   let currentLine = 0;
 
   const processLine = (token: string, stripLeft: boolean): string => {
     let t = trimNewline(token);
-    if (stripLeft) t = trimLeftSpace(t);
+    const lead = stripLeft ? t.length - trimLeftSpace(t).length : 0;
+    t = t.slice(lead);
     try {
       d.possibleDirective(t);
     } catch (err) {
-      throw errorAt(file, currentLine + 1, (err as Error).message, 'DOCKERFILE_DIRECTIVE');
+      if (!(err instanceof DirectiveError)) throw err;
+      const column = columnAfter(token.slice(0, lead + err.offset));
+      throw errorAt({ file, line: currentLine + 1, column }, err.message, 'DOCKERFILE_DIRECTIVE');
     }
     return isComment(t) ? '' : t;
   };
@@ -132,6 +162,9 @@ export function parseDockerfile(
   while (scanner.scan()) {
     let bytesRead = scanner.line;
     if (currentLine === 0 && bytesRead.startsWith('\xef\xbb\xbf')) bytesRead = bytesRead.slice(3);
+    const indent = columnAfter(
+      bytesRead.slice(0, bytesRead.length - trimLeftSpace(bytesRead).length),
+    );
     bytesRead = processLine(bytesRead, true);
     currentLine++;
 
@@ -139,6 +172,7 @@ export function parseDockerfile(
     let [text, isEndOfLine] = d.trimContinuation(bytesRead);
     if (isEndOfLine && text.length === 0) continue;
     let line = text;
+    const pieces: LinePiece[] = [{ offset: 0, line: startLine, column: indent }];
 
     let hasEmptyContinuationLine = false;
     while (!isEndOfLine && scanner.scan()) {
@@ -151,8 +185,10 @@ export function parseDockerfile(
         continue;
       }
       [text, isEndOfLine] = d.trimContinuation(processed);
+      pieces.push({ offset: line.length, line: currentLine, column: 1 });
       line += text;
     }
+    const map = new SourceMap(file, line, pieces);
 
     if (hasEmptyContinuationLine) {
       warnings.push({
@@ -165,7 +201,7 @@ export function parseDockerfile(
     try {
       child = newNodeFromLine(line, d.escapeCode);
     } catch (err) {
-      if (err instanceof lp.LineParseError) throw errorAt(file, startLine, err.message);
+      if (err instanceof lp.LineParseError) throw errorAt(map.at(err.offset ?? 0), err.message);
       throw err;
     }
 
@@ -174,10 +210,11 @@ export function parseDockerfile(
       try {
         docs = heredocsFromLine(line);
       } catch (err) {
-        if (err instanceof ShellError) throw errorAt(file, startLine, err.message);
+        if (err instanceof ShellError) throw errorAt(map.at(child.offset), err.message);
         throw err;
       }
-      for (const doc of docs) {
+      const markers = markerOffsets(line);
+      for (const [i, doc] of docs.entries()) {
         let terminated = false;
         while (scanner.scan()) {
           const raw = scanner.line;
@@ -191,7 +228,12 @@ export function parseDockerfile(
           doc.content += raw;
         }
         if (!terminated) {
-          throw errorAt(file, startLine, 'unterminated heredoc', 'DOCKERFILE_HEREDOC');
+          const at = map.at(markers[i] ?? child.offset);
+          throw errorAt(
+            at,
+            `unterminated heredoc: no line ${doc.name} ends it`,
+            'DOCKERFILE_HEREDOC',
+          );
         }
         child.heredocs.push(doc);
       }
@@ -199,48 +241,50 @@ export function parseDockerfile(
 
     child.startLine = startLine;
     child.endLine = currentLine;
+    maps.set(child, map);
     ast.push(child);
   }
 
   if (scanner.tooLong) {
     throw errorAt(
-      file,
-      currentLine + 1,
+      { file, line: currentLine + 1 },
       `dockerfile line greater than max allowed size of ${MAX_LINE - 1}`,
       'DOCKERFILE_LINE_TOO_LONG',
     );
   }
   if (ast.length === 0) {
-    throw errorAt(file, currentLine, 'file with no instructions', 'DOCKERFILE_EMPTY');
+    throw errorAt({ file, line: currentLine }, 'file with no instructions', 'DOCKERFILE_EMPTY');
   }
 
   return {
     file,
     directives: d.directives(),
-    instructions: ast.map((node) => toInstruction(node, file)),
+    instructions: ast.map((node) => toInstruction(node, maps.get(node)!)),
     warnings,
     ast,
   };
 }
 
-function nodeArgs(node: AstNode): string[] {
-  const out: string[] = [];
+/** The argument nodes in dump order (ONBUILD's inner keyword first, then its arguments). */
+function argNodes(node: AstNode): AstNode[] {
+  const out: AstNode[] = [];
   for (let n = node.next; n !== undefined; n = n.next) {
     const sub = n.children[0];
-    if (sub === undefined) {
-      out.push(fromByteString(n.value));
-    } else {
-      out.push(fromByteString(sub.value), ...nodeArgs(sub));
-    }
+    if (sub === undefined) out.push(n);
+    else out.push(sub, ...argNodes(sub));
   }
   return out;
 }
 
-function keywordColumn(original: string): number {
-  return original.length - trimLeftSpace(original).length + 1;
+/** The flag's name: `from` for `--from=build`. */
+function flagName(flag: string): string {
+  const body = flag.startsWith('--') ? flag.slice(2) : flag;
+  const eq = body.indexOf('=');
+  return eq < 0 ? body : body.slice(0, eq);
 }
 
-function toInstruction(node: AstNode, file: string): Instruction {
+/** @param map where the text of the instruction (ONBUILD's, for its inner one) stands */
+function toInstruction(node: AstNode, map: SourceMap): Instruction {
   const heredocs: Heredoc[] = node.heredocs.map((h) => ({
     name: fromByteString(h.name),
     content: fromByteString(h.content),
@@ -248,26 +292,34 @@ function toInstruction(node: AstNode, file: string): Instruction {
     chomp: h.chomp,
     fd: h.fd,
   }));
+  const args = argNodes(node);
+  const flags = node.flags.map(fromByteString);
+  const keyword = map.at(node.offset);
   const instruction: Instruction = {
     keyword: fromByteString(goToLower(node.value)),
     rawKeyword: fromByteString(node.value),
     original: fromByteString(node.original),
-    flags: node.flags.map(fromByteString),
-    args: nodeArgs(node),
+    flags,
+    args: args.map((n) => fromByteString(n.value)),
     json: node.json,
     heredocs,
     location: {
-      file,
-      line: node.startLine,
-      column: keywordColumn(node.original),
+      ...keyword,
       endLine: node.endLine,
+      flags: flags.map(
+        (f, i): FlagLocation => ({
+          ...map.at(node.flagOffsets[i] ?? node.offset),
+          name: flagName(f),
+        }),
+      ),
+      args: args.map((n) => map.at(n.offset)),
     },
   };
   const sub = node.next?.children[0];
   if (sub !== undefined) {
     sub.startLine = node.startLine;
     sub.endLine = node.endLine;
-    instruction.inner = toInstruction(sub, file);
+    instruction.inner = toInstruction(sub, map);
   }
   return instruction;
 }

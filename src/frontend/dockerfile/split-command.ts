@@ -1,6 +1,6 @@
 /** Splits an instruction line into keyword, `--flags` and the rest, as BuildKit does. */
 
-import { encodeRune, goSplit, isSpaceRune, trimSpace } from './go-string.js';
+import { encodeRune, goSplit, isSpaceRune, trimLeftSpace, trimSpace } from './go-string.js';
 
 export const WHITESPACE = /[\t\v\f\r ]+/g;
 
@@ -8,14 +8,35 @@ export interface SplitCommand {
   keyword: string;
   flags: string[];
   rest: string;
+  /** Where the keyword, each flag and the rest start in `line` (bytes). */
+  keywordOffset: number;
+  flagOffsets: number[];
+  restOffset: number;
 }
 
 export function splitCommand(line: string): SplitCommand {
-  const parts = goSplit(WHITESPACE, trimSpace(line), 2);
+  const trimmed = trimSpace(line);
+  const keywordOffset = line.length - trimLeftSpace(line).length;
+  const parts = goSplit(WHITESPACE, trimmed, 2);
   const keyword = parts[0] ?? '';
-  if (parts.length < 2) return { keyword, flags: [], rest: '' };
-  const [rest, flags] = extractBuilderFlags(parts[1]!);
-  return { keyword, flags, rest: trimSpace(rest) };
+  const end = keywordOffset + trimmed.length;
+  if (parts.length < 2) {
+    return { keyword, flags: [], rest: '', keywordOffset, flagOffsets: [], restOffset: end };
+  }
+  const flagsText = parts[1]!;
+  const flagsOffset = end - flagsText.length;
+  const [rest, flags, starts] = extractBuilderFlags(flagsText);
+  const restTrimmed = trimSpace(rest);
+  const restOffset =
+    restTrimmed === '' ? end : end - rest.length + (rest.length - trimLeftSpace(rest).length);
+  return {
+    keyword,
+    flags,
+    rest: restTrimmed,
+    keywordOffset,
+    flagOffsets: starts.map((o) => flagsOffset + o),
+    restOffset,
+  };
 }
 
 const IN_SPACES = 0;
@@ -25,10 +46,13 @@ const IN_QUOTE = 2;
 /**
  * Reads leading `--name[=value]` words. BuildKit scans bytes here, not runes: a byte 0x85 or
  * 0xA0 counts as a space and each byte >= 0x80 is re-encoded as the rune of the same number.
- * That is reproduced so flags compare equal to BuildKit's.
+ * That is reproduced so flags compare equal to BuildKit's. Returns the rest of the line, the
+ * flags, and where each flag starts in `line`.
  */
-export function extractBuilderFlags(line: string): [string, string[]] {
+export function extractBuilderFlags(line: string): [string, string[], number[]] {
   const words: string[] = [];
+  const starts: number[] = [];
+  let start = 0;
   let phase = IN_SPACES;
   let word = '';
   let quote = 0;
@@ -42,19 +66,26 @@ export function extractBuilderFlags(line: string): [string, string[]] {
       if (pos === line.length) break;
       if (isSpaceRune(ch)) continue;
       if (ch !== 0x2d || pos + 1 === line.length || line.charCodeAt(pos + 1) !== 0x2d) {
-        return [line.slice(pos), words];
+        return [line.slice(pos), words, starts];
       }
       phase = IN_WORD;
+      start = pos;
     }
     if (pos === line.length) {
-      if (word !== '--' && (blankOK || word.length > 0)) words.push(word);
+      if (word !== '--' && (blankOK || word.length > 0)) {
+        words.push(word);
+        starts.push(start);
+      }
       break;
     }
     if (phase === IN_WORD) {
       if (isSpaceRune(ch)) {
         phase = IN_SPACES;
-        if (word === '--') return [line.slice(pos), words];
-        if (blankOK || word.length > 0) words.push(word);
+        if (word === '--') return [line.slice(pos), words, starts];
+        if (blankOK || word.length > 0) {
+          words.push(word);
+          starts.push(start);
+        }
         word = '';
         blankOK = false;
         continue;
@@ -88,5 +119,5 @@ export function extractBuilderFlags(line: string): [string, string[]] {
     }
     word += encodeRune(ch);
   }
-  return ['', words];
+  return ['', words, starts];
 }

@@ -2,9 +2,11 @@
 
 export type FlagKind = 'bool' | 'string' | 'strings';
 
+/** A bad flag; `index` is its place among the instruction's flags, for the error's location. */
 export class FlagError extends Error {
   constructor(
     message: string,
+    readonly index: number,
     readonly hint?: string,
   ) {
     super(message);
@@ -20,12 +22,12 @@ export class BFlags {
   /** Declares the flags this instruction accepts, then parses them. */
   parse(decl: Record<string, FlagKind>): this {
     for (const [name, kind] of Object.entries(decl)) this.kinds.set(name, kind);
-    for (const arg of this.raw) this.parseOne(arg);
+    for (const [i, arg] of this.raw.entries()) this.parseOne(arg, i);
     return this;
   }
 
-  private parseOne(arg: string): void {
-    if (!arg.startsWith('--')) throw new FlagError(`Arg should start with -- : ${arg}`);
+  private parseOne(arg: string, i: number): void {
+    if (!arg.startsWith('--')) throw new FlagError(`Arg should start with -- : ${arg}`, i);
     const body = arg.slice(2);
     const eq = body.indexOf('=');
     const name = eq < 0 ? body : body.slice(0, eq);
@@ -35,20 +37,20 @@ export class BFlags {
       const valid = [...this.kinds.keys()].map((k) => `--${k}`);
       const hint =
         valid.length === 0 ? 'this instruction takes no flags' : `valid flags: ${valid.join(', ')}`;
-      throw new FlagError(`unknown flag: ${name}`, hint);
+      throw new FlagError(`unknown flag: ${name}`, i, hint);
     }
     if (this.values.has(name) && kind !== 'strings') {
-      throw new FlagError(`Duplicate flag specified: ${name}`);
+      throw new FlagError(`Duplicate flag specified: ${name}`, i);
     }
     if (kind === 'bool') {
       const v = value === undefined ? 'true' : value.toLowerCase();
       if (v !== 'true' && v !== 'false') {
-        throw new FlagError(`expecting boolean value for flag ${name}, not: ${value}`);
+        throw new FlagError(`expecting boolean value for flag ${name}, not: ${value}`, i);
       }
       this.values.set(name, [v]);
       return;
     }
-    if (value === undefined) throw new FlagError(`Missing a value on flag: ${name}`);
+    if (value === undefined) throw new FlagError(`Missing a value on flag: ${name}`, i);
     this.values.set(name, [...(this.values.get(name) ?? []), value]);
   }
 

@@ -3,6 +3,7 @@
  * stage's environment, as BuildKit's dispatch does.
  */
 
+import type { SourceLocation } from '../../errors.js';
 import type { Heredoc, InstructionLocation } from '../dockerfile/instruction.js';
 import type { MountSpec } from './mount-spec.js';
 
@@ -39,8 +40,11 @@ export interface CommandLine {
 
 export interface SourcesAndDest {
   sourcePaths: string[];
+  /** Where each of `sourcePaths` is written. */
+  sourceLocations: SourceLocation[];
   sourceContents: InlineFile[];
   destPath: string;
+  destLocation: SourceLocation;
 }
 
 export interface HealthConfig {

@@ -3,9 +3,10 @@
  * counts, exec forms and durations are validated; words are left unexpanded.
  */
 
-import { DockerfileError } from '../../errors.js';
+import { DockerfileError, type SourceLocation } from '../../errors.js';
 import { chompHeredocContent, parseHeredocMarker } from '../dockerfile/heredoc.js';
 import type { Instruction } from '../dockerfile/instruction.js';
+import { argAt, flagAt, flagIndexAt, keywordAt } from '../dockerfile/word-location.js';
 import { BFlags, FlagError, type FlagKind } from './bflags.js';
 import type {
   ArgDef,
@@ -51,10 +52,12 @@ export interface FromInstruction {
   location: Instruction['location'];
 }
 
+/** An invalid instruction; `at` is the word at fault (the keyword when not given). */
 class Failure extends Error {
   constructor(
     message: string,
     readonly hint?: string,
+    readonly at?: SourceLocation,
   ) {
     super(message);
   }
@@ -73,11 +76,14 @@ export function parseInstruction(ins: Instruction): Command | FromInstruction {
     return dispatch(ins);
   } catch (err) {
     if (err instanceof Failure || err instanceof FlagError) {
-      const { file, line, column } = ins.location;
+      const at =
+        err instanceof FlagError
+          ? flagIndexAt(ins.location, err.index)
+          : (err.at ?? keywordAt(ins.location));
       throw new DockerfileError(
         'DOCKERFILE_INSTRUCTION',
-        `dockerfile parse error on line ${line}: ${err.message}`,
-        { file, line, column },
+        `dockerfile parse error on line ${at.line}: ${err.message}`,
+        at,
         err.hint,
       );
     }
@@ -98,10 +104,10 @@ function dispatch(ins: Instruction): Command | FromInstruction {
   switch (ins.keyword) {
     case 'env':
       flags(ins, {});
-      return { kind: 'env', env: keyValues(args, 'ENV'), ...base(ins) };
+      return { kind: 'env', env: keyValues(ins, 'ENV'), ...base(ins) };
     case 'label':
       flags(ins, {});
-      return { kind: 'label', labels: keyValues(args, 'LABEL'), ...base(ins) };
+      return { kind: 'label', labels: keyValues(ins, 'LABEL'), ...base(ins) };
     case 'maintainer':
       if (args.length !== 1) throw exactlyOne('MAINTAINER');
       flags(ins, {});
@@ -131,7 +137,7 @@ function dispatch(ins: Instruction): Command | FromInstruction {
     case 'expose':
       if (args.length === 0) throw atLeastOne('EXPOSE');
       flags(ins, {});
-      return { kind: 'expose', ports: [...args].sort(), ...base(ins) };
+      return parseExpose(ins);
     case 'user':
       if (args.length !== 1) throw exactlyOne('USER');
       flags(ins, {});
@@ -154,13 +160,32 @@ function dispatch(ins: Instruction): Command | FromInstruction {
   );
 }
 
+/** Ports sorted, as BuildKit keeps them; the arguments' locations are sorted along. */
+function parseExpose(ins: Instruction): Command {
+  const order = ins.args.map((_, i) => i).sort((a, b) => cmp(ins.args[a]!, ins.args[b]!));
+  const location = { ...ins.location, args: order.map((i) => argAt(ins.location, i)) };
+  return {
+    kind: 'expose',
+    ports: order.map((i) => ins.args[i]!),
+    original: ins.original,
+    location,
+  };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** ENV/LABEL arguments come as key, value, separator triples from the parser. */
-function keyValues(args: string[], cmd: string): KeyValue[] {
+function keyValues(ins: Instruction, cmd: string): KeyValue[] {
+  const args = ins.args;
   if (args.length === 0) throw atLeastOne(cmd);
   if (args.length % 3 !== 0) throw new Failure(`Bad input to ${cmd}, too many arguments`);
   const out: KeyValue[] = [];
   for (let i = 0; i < args.length; i += 3) {
-    if (args[i]!.length === 0) throw new Failure(`${cmd} names can not be blank`);
+    if (args[i]!.length === 0) {
+      throw new Failure(`${cmd} names can not be blank`, undefined, argAt(ins.location, i));
+    }
     out.push({ key: args[i]!, value: args[i + 1]!, legacy: args[i + 2] === '' });
   }
   return out;
@@ -182,17 +207,21 @@ function commandLine(ins: Instruction): CommandLine {
 
 function sourcesAndDest(ins: Instruction, cmd: string): SourcesAndDest {
   const srcs = ins.args.slice(0, -1);
-  const dest = ins.args[ins.args.length - 1]!;
+  const last = ins.args.length - 1;
+  const dest = ins.args[last]!;
+  const destLocation = argAt(ins.location, last);
   if (parseHeredocMarker(dest) !== undefined) {
-    throw new Failure(`${cmd} cannot accept a heredoc as a destination`);
+    throw new Failure(`${cmd} cannot accept a heredoc as a destination`, undefined, destLocation);
   }
   const byName = new Map(ins.heredocs.map((h) => [h.name, h]));
   const sourcePaths: string[] = [];
+  const sourceLocations: SourceLocation[] = [];
   const sourceContents: InlineFile[] = [];
-  for (const src of srcs) {
+  for (const [i, src] of srcs.entries()) {
     const marker = ins.json ? undefined : parseHeredocMarker(src);
     if (marker === undefined) {
       sourcePaths.push(src);
+      sourceLocations.push(argAt(ins.location, i));
       continue;
     }
     const doc = byName.get(marker.name);
@@ -206,7 +235,7 @@ function sourcesAndDest(ins: Instruction, cmd: string): SourcesAndDest {
       fd: marker.fd,
     });
   }
-  return { sourcePaths, sourceContents, destPath: dest };
+  return { sourcePaths, sourceLocations, sourceContents, destPath: dest, destLocation };
 }
 
 function parseAdd(ins: Instruction): Command {
@@ -268,6 +297,8 @@ function parseFrom(ins: Instruction): FromInstruction {
       throw new Failure(
         `invalid name for build stage: ${JSON.stringify(args[2])}, ` +
           "name can't start with a number or contain symbols",
+        undefined,
+        argAt(ins.location, 2),
       );
     }
   } else if (args.length !== 1) {
@@ -290,10 +321,11 @@ function parseOnbuild(ins: Instruction): Command {
   if (ins.args.length === 0) throw atLeastOne('ONBUILD');
   flags(ins, {});
   const trigger = ins.args[0]!.trim().toUpperCase();
+  const at = argAt(ins.location, 0);
   if (trigger === 'ONBUILD')
-    throw new Failure("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+    throw new Failure("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", undefined, at);
   if (trigger === 'MAINTAINER' || trigger === 'FROM') {
-    throw new Failure(`${trigger} isn't allowed as an ONBUILD trigger`);
+    throw new Failure(`${trigger} isn't allowed as an ONBUILD trigger`, undefined, at);
   }
   let expression = ins.original.replace(/^\s*ONBUILD\s*/i, '');
   for (const h of ins.heredocs) expression += `\n${h.content}${h.name}`;
@@ -305,21 +337,30 @@ const SECURITY = ['sandbox', 'insecure'] as const;
 
 function parseRun(ins: Instruction): Command {
   const f = flags(ins, { mount: 'strings', network: 'string', security: 'string' });
-  const mounts = f.strings('mount').map((m) => {
+  const mounts = f.strings('mount').map((m, i) => {
     try {
       return parseMountSpec(m);
     } catch (err) {
-      if (err instanceof MountSpecError) throw new Failure(`invalid --mount=${m}: ${err.message}`);
-      throw err;
+      if (!(err instanceof MountSpecError)) throw err;
+      const at = flagAt(ins.location, 'mount', i);
+      throw new Failure(`invalid --mount=${m}: ${err.message}`, undefined, at);
     }
   });
   const network = f.string('network');
   if (network !== undefined && !(NETWORKS as readonly string[]).includes(network)) {
-    throw new Failure(`unsupported network mode "${network}"`, 'valid modes: default, none, host');
+    throw new Failure(
+      `unsupported network mode "${network}"`,
+      'valid modes: default, none, host',
+      flagAt(ins.location, 'network'),
+    );
   }
   const security = f.string('security');
   if (security !== undefined && !(SECURITY as readonly string[]).includes(security)) {
-    throw new Failure(`unsupported security mode "${security}"`, 'valid modes: sandbox, insecure');
+    throw new Failure(
+      `unsupported security mode "${security}"`,
+      'valid modes: sandbox, insecure',
+      flagAt(ins.location, 'security'),
+    );
   }
   return {
     kind: 'run',
@@ -331,17 +372,18 @@ function parseRun(ins: Instruction): Command {
   };
 }
 
-function interval(f: BFlags, name: string): number {
+function interval(ins: Instruction, f: BFlags, name: string): number {
   const s = f.string(name);
   if (s === undefined || s === '') return 0;
+  const at = flagAt(ins.location, name);
   let ms: number;
   try {
     ms = parseGoDuration(s);
   } catch (err) {
-    throw new Failure((err as Error).message);
+    throw new Failure((err as Error).message, undefined, at);
   }
   if (ms === 0) return 0;
-  if (ms < 1) throw new Failure(`Interval "${name}" cannot be less than 1ms`);
+  if (ms < 1) throw new Failure(`Interval "${name}" cannot be less than 1ms`, undefined, at);
   return ms;
 }
 
@@ -358,7 +400,9 @@ function parseHealthcheck(ins: Instruction): Command {
     retries: 0,
   };
   if (typ === 'NONE') {
-    if (rest.length !== 0) throw new Failure('HEALTHCHECK NONE takes no arguments');
+    if (rest.length !== 0) {
+      throw new Failure('HEALTHCHECK NONE takes no arguments', undefined, argAt(ins.location, 1));
+    }
     health.test = ['NONE'];
     return { kind: 'healthcheck', health, ...base(ins) };
   }
@@ -369,20 +413,25 @@ function parseHealthcheck(ins: Instruction): Command {
     'start-interval': 'string',
     retries: 'string',
   });
-  if (typ !== 'CMD') throw new Failure(`Unknown type "${typ}" in HEALTHCHECK (try CMD)`);
+  if (typ !== 'CMD') {
+    const at = argAt(ins.location, 0);
+    throw new Failure(`Unknown type "${typ}" in HEALTHCHECK (try CMD)`, undefined, at);
+  }
   if (rest.length === 0) throw new Failure('Missing command after HEALTHCHECK CMD');
   health.test = [ins.json ? 'CMD' : 'CMD-SHELL', ...rest];
-  health.intervalMs = interval(f, 'interval');
-  health.timeoutMs = interval(f, 'timeout');
-  health.startPeriodMs = interval(f, 'start-period');
-  health.startIntervalMs = interval(f, 'start-interval');
+  health.intervalMs = interval(ins, f, 'interval');
+  health.timeoutMs = interval(ins, f, 'timeout');
+  health.startPeriodMs = interval(ins, f, 'start-period');
+  health.startIntervalMs = interval(ins, f, 'start-interval');
   const retries = f.string('retries');
   if (retries !== undefined && retries !== '') {
+    const at = flagAt(ins.location, 'retries');
     if (!/^[+-]?[0-9]+$/.test(retries) || Math.abs(Number(retries)) > 2 ** 31 - 1) {
-      throw new Failure(`strconv.ParseInt: parsing ${JSON.stringify(retries)}: invalid syntax`);
+      const message = `strconv.ParseInt: parsing ${JSON.stringify(retries)}: invalid syntax`;
+      throw new Failure(message, undefined, at);
     }
     const n = Number(retries);
-    if (n < 0) throw new Failure(`--retries cannot be negative (${n})`);
+    if (n < 0) throw new Failure(`--retries cannot be negative (${n})`, undefined, at);
     health.retries = n;
   }
   return { kind: 'healthcheck', health, ...base(ins) };
@@ -392,9 +441,12 @@ function parseVolume(ins: Instruction): Command {
   if (ins.args.length === 0) throw atLeastOne('VOLUME');
   flags(ins, {});
   const volumes: string[] = [];
-  for (const v of ins.args) {
+  for (const [i, v] of ins.args.entries()) {
     const trimmed = v.trim();
-    if (trimmed === '') throw new Failure('VOLUME specified can not be an empty string');
+    if (trimmed === '') {
+      const at = argAt(ins.location, i);
+      throw new Failure('VOLUME specified can not be an empty string', undefined, at);
+    }
     volumes.push(trimmed);
   }
   return { kind: 'volume', volumes, ...base(ins) };
@@ -403,10 +455,11 @@ function parseVolume(ins: Instruction): Command {
 function parseArg(ins: Instruction): Command {
   if (ins.args.length < 1) throw atLeastOne('ARG');
   flags(ins, {});
-  const defs: ArgDef[] = ins.args.map((arg) => {
+  const defs: ArgDef[] = ins.args.map((arg, i) => {
     const eq = arg.indexOf('=');
     const key = eq < 0 ? arg : arg.slice(0, eq);
-    if (key === '') throw new Failure('ARG names can not be blank');
+    if (key === '')
+      throw new Failure('ARG names can not be blank', undefined, argAt(ins.location, i));
     return eq < 0 ? { key } : { key, value: arg.slice(eq + 1) };
   });
   return { kind: 'arg', args: defs, ...base(ins) };

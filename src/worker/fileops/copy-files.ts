@@ -62,6 +62,7 @@ interface SourceMatch {
 function sourceNotFound(source: string): BuildError {
   return new BuildError('COPY_SOURCE_NOT_FOUND', `"${source}": not found`, {
     hint: 'check the path and that .dockerignore does not exclude it',
+    subject: source,
   });
 }
 
@@ -74,6 +75,7 @@ function sourceParts(source: string): string[] {
       throw new InputError(
         'COPY_OUTSIDE_CONTEXT',
         `forbidden path outside the build context: ${source}`,
+        { subject: source },
       );
     }
   }
