@@ -6,6 +6,8 @@ import { RecordStore } from '../cache/record-store.js';
 import { BuildError, InputError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import { exportOutputs } from '../exporter/export-outputs.js';
+import { OutputStaging } from '../exporter/output-staging.js';
+import { type ResultFile, stageResultFiles } from '../exporter/result-file.js';
 import { planBuild } from '../frontend/dispatch/plan-build.js';
 import { parseDockerfile } from '../frontend/dockerfile/index.js';
 import { contextIgnore, findIgnoreFile } from '../frontend/ignore/index.js';
@@ -32,6 +34,8 @@ export interface RunBuildOptions {
   canExecute: boolean;
   /** Called once every step is solved, before the outputs are written. */
   onSolved?: () => void;
+  /** Files reporting on the build, written with the outputs (all or nothing). */
+  resultFiles?: readonly ResultFile[];
 }
 
 /** Reads and plans the Dockerfile, solves the target stage and writes every requested output. */
@@ -117,9 +121,18 @@ async function buildWith(
     await services.cache.importAll();
     const result = await solver.solveTarget();
     options.onSolved?.();
-    const outcome = await exportOutputs(result, request, services, signal);
-    await services.cache.exportAll(result.key, signal);
-    return outcome;
+    const staging = new OutputStaging();
+    try {
+      const outcome = await exportOutputs(result, request, services, staging, signal);
+      await services.cache.exportAll(result.key, signal);
+      await stageResultFiles(outcome, options.resultFiles ?? [], staging);
+      signal.throwIfAborted();
+      await staging.commit();
+      return outcome;
+    } catch (err) {
+      await staging.discard();
+      throw err;
+    }
   } catch (err) {
     // A step that had to run canceled the rest; what the cancel broke elsewhere is not the news.
     const first = solver.signal.reason;
