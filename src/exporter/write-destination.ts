@@ -22,7 +22,8 @@ export async function writeToDestination(
     return;
   }
   await stageFile(dest, ctx.staging, async (handle) => {
-    const out = handle.createWriteStream({ autoClose: false });
+    // The stream closes the handle when it is done (stageFile's close is then a no-op).
+    const out = handle.createWriteStream();
     try {
       await write(out);
       out.end();
