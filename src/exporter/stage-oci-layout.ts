@@ -82,9 +82,8 @@ export async function stageOciLayout(
       await fsp.rm(tmp, { recursive: true, force: true });
       return {
         undo: async () => {
-          await withLayoutLock(dest, ctx.signal, () =>
-            takeBack(dest, change, descriptor, refNames),
-          );
+          // Not abortable: an interrupted build must still take its entries back.
+          await withLayoutLock(dest, undefined, () => takeBack(dest, change, descriptor, refNames));
           if (change.madeDest) await fsp.rmdir(dest).catch(() => {});
           await removeMade(made);
         },
@@ -98,7 +97,7 @@ export async function stageOciLayout(
 /** Runs `fn` on the directory `dir` (made when missing) while holding the layout's lock. */
 async function withLayoutLock<T>(
   dir: string,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   fn: (madeDest: boolean) => Promise<T>,
 ): Promise<T> {
   const madeDest = await fsp.mkdir(dir).then(
