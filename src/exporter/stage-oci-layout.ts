@@ -76,9 +76,15 @@ export async function stageOciLayout(
   ctx.staging.stage({
     dest,
     place: async () => {
-      const change = await withLayoutLock(dest, ctx.signal, (madeDest) =>
-        addToLayout(dest, madeDest, tmp, reused, descriptor, refNames),
-      );
+      let madeDest = false;
+      const change = await withLayoutLock(dest, ctx.signal, (made) => {
+        madeDest = made;
+        return addToLayout(dest, made, tmp, reused, descriptor, refNames);
+      }).catch(async (err: unknown) => {
+        // addToLayout took its change back; a directory made for it goes too.
+        if (madeDest) await fsp.rmdir(dest).catch(() => {});
+        throw err;
+      });
       await fsp.rm(tmp, { recursive: true, force: true });
       return {
         undo: async () => {
