@@ -1,5 +1,7 @@
 import { KilnError } from '../errors.js';
 import { EventBus } from '../events/event-bus.js';
+import { checkOutputs } from '../exporter/check-outputs.js';
+import type { ResultFile } from '../exporter/result-file.js';
 import type { BuildRequest } from '../solver/build-request.js';
 import { type BuildOutcome, runBuild } from '../solver/run-build.js';
 import {
@@ -11,7 +13,7 @@ import { type BuildFlags, toBuildRequest } from './build-options.js';
 import { mayTryCached, tryCachedBuild } from './cached-build.js';
 import { errorEvent } from './error-event.js';
 import { attachProgress } from './progress.js';
-import { writeResultFiles } from './result-files.js';
+import { buildResultFiles } from './result-files.js';
 
 /** What a build command hands to runBuildCommand: how to show progress, validate and finish. */
 export interface BuildInvocation {
@@ -21,8 +23,8 @@ export interface BuildInvocation {
    * namespace, so bad flags fail before any namespace is made.
    */
   prepare(bus: EventBus): BuildRequest;
-  /** Writes the result files, after the build succeeded. */
-  finish(outcome: BuildOutcome): Promise<void>;
+  /** The files reporting on the build; called after prepare. */
+  resultFiles(): ResultFile[];
 }
 
 /**
@@ -33,7 +35,7 @@ export function buildAction(context: string, flags: BuildFlags): Promise<number>
   return runBuildCommand({
     progress: flags.progress,
     prepare: () => toBuildRequest(context, flags, process.cwd(), process.env),
-    finish: (outcome) => writeResultFiles(outcome, flags.metadataFile, flags.iidfile),
+    resultFiles: () => buildResultFiles(flags.metadataFile, flags.iidfile),
   });
 }
 
@@ -49,11 +51,17 @@ export async function runBuildCommand(invocation: BuildInvocation): Promise<numb
 
   try {
     const request = invocation.prepare(bus);
+    const resultFiles = invocation.resultFiles();
+    // Before anything is built or cached: an output that cannot be written fails the build now.
+    // Checked again inside the namespace, where the rights may differ.
+    await checkOutputs(request.outputs, resultFiles);
     // A build that the cache answers whole needs no namespace: try that before making one.
     if (activeIsolation() === undefined && mayTryCached(request)) {
-      const cached = await withSignals((signal) => tryCachedBuild(request, bus, signal));
+      const cached = await withSignals((signal) =>
+        tryCachedBuild(request, bus, signal, resultFiles),
+      );
       if (typeof cached === 'number') return cached;
-      if (cached !== undefined) return await succeed(cached, invocation, bus);
+      if (cached !== undefined) return succeed(cached, bus);
     }
     const childExit = await reexecInUserNamespace({
       isolation: request.isolation,
@@ -62,8 +70,10 @@ export async function runBuildCommand(invocation: BuildInvocation): Promise<numb
     });
     if (childExit !== undefined) return childExit;
 
-    const built = await withSignals((signal) => runBuild(request, bus, signal));
-    return typeof built === 'number' ? built : await succeed(built, invocation, bus);
+    const built = await withSignals((signal) =>
+      runBuild(request, bus, signal, { canExecute: true, resultFiles }),
+    );
+    return typeof built === 'number' ? built : succeed(built, bus);
   } catch (err) {
     bus.emit(errorEvent(err));
     return err instanceof KilnError ? err.exitCode : 1;
@@ -72,12 +82,7 @@ export async function runBuildCommand(invocation: BuildInvocation): Promise<numb
   }
 }
 
-async function succeed(
-  outcome: BuildOutcome,
-  invocation: BuildInvocation,
-  bus: EventBus,
-): Promise<number> {
-  await invocation.finish(outcome);
+function succeed(outcome: BuildOutcome, bus: EventBus): number {
   bus.emit({
     type: 'result',
     ...(outcome.manifestDigest ? { digest: outcome.manifestDigest } : {}),

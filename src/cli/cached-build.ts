@@ -1,6 +1,7 @@
 import { InputError, RegistryError } from '../errors.js';
 import { EventBus as Bus, type EventBus } from '../events/event-bus.js';
 import type { KilnEvent } from '../events/events.js';
+import type { ResultFile } from '../exporter/result-file.js';
 import type { BuildRequest } from '../solver/build-request.js';
 import { type BuildOutcome, runBuild } from '../solver/run-build.js';
 import { SandboxNeeded } from '../solver/sandbox-needed.js';
@@ -32,6 +33,7 @@ export async function tryCachedBuild(
   request: BuildRequest,
   bus: EventBus,
   signal: AbortSignal,
+  resultFiles: readonly ResultFile[] = [],
 ): Promise<BuildOutcome | undefined> {
   let held: KilnEvent[] | undefined = [];
   const attempt = new Bus();
@@ -41,7 +43,11 @@ export async function tryCachedBuild(
     held = undefined;
   };
   try {
-    return await runBuild(request, attempt, signal, { canExecute: false, onSolved: release });
+    return await runBuild(request, attempt, signal, {
+      canExecute: false,
+      onSolved: release,
+      resultFiles,
+    });
   } catch (err) {
     const solved = held === undefined;
     if (!solved && !signal.aborted && (err instanceof SandboxNeeded || !isFinal(err))) {

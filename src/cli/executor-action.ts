@@ -1,8 +1,7 @@
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { KilnError } from '../errors.js';
+import type { ResultFile } from '../exporter/result-file.js';
 import { parseReference, repositoryName } from '../registry/index.js';
-import type { BuildOutcome } from '../solver/run-build.js';
 import { activeIsolation } from '../worker/sandbox/userns.js';
 import { runBuildCommand } from './build-action.js';
 import { type ExecutorArgs, parseExecutorArgs } from './executor-args.js';
@@ -14,7 +13,6 @@ import {
   realHost,
   toExecutorPlan,
 } from './executor-options.js';
-import { writeFileAtomic } from './result-files.js';
 
 /**
  * `kiln executor ...`: kaniko's flags, then the same build path as `kiln build`. Errors in the
@@ -47,16 +45,17 @@ export async function executorAction(argv: string[]): Promise<number> {
       if (activeIsolation() === undefined) for (const w of plan.warnings) bus.emit(w);
       return plan.request;
     },
-    finish: (outcome) => writeExecutorFiles(outcome, plan as ExecutorPlan),
+    resultFiles: () => executorResultFiles(plan as ExecutorPlan),
   });
 }
 
-/** `--digest-file`, `--image-name-with-digest-file`, `--image-name-tag-with-digest-file`. */
-export async function writeExecutorFiles(outcome: BuildOutcome, plan: ExecutorPlan): Promise<void> {
-  const digest = outcome.manifestDigest;
-  if (!digest) return;
-  if (plan.digestFile) await writeResult(plan.digestFile, digest);
-  const lines = (withTag: boolean): string =>
+/**
+ * `--digest-file`, `--image-name-with-digest-file`, `--image-name-tag-with-digest-file`: written
+ * with the outputs when the build has a manifest digest. kaniko makes their missing parent
+ * directories (mode 0700).
+ */
+export function executorResultFiles(plan: ExecutorPlan): ResultFile[] {
+  const lines = (digest: string, withTag: boolean): string =>
     plan.destinations
       .map((d) => {
         const ref = parseReference(d);
@@ -64,14 +63,29 @@ export async function writeExecutorFiles(outcome: BuildOutcome, plan: ExecutorPl
         return `${repositoryName(ref)}${tag}@${digest}\n`;
       })
       .join('');
-  if (plan.imageNameDigestFile) await writeResult(plan.imageNameDigestFile, lines(false));
-  if (plan.imageNameTagDigestFile) await writeResult(plan.imageNameTagDigestFile, lines(true));
-}
-
-async function writeResult(file: string, data: string): Promise<void> {
-  // kaniko creates missing parent directories for these files.
-  await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, data);
+  const file = (
+    flag: string,
+    at: string | undefined,
+    content: (digest: string) => string,
+  ): ResultFile[] =>
+    at === undefined
+      ? []
+      : [
+          {
+            flag,
+            path: path.resolve(at),
+            parentMode: 0o700,
+            content: (outcome) =>
+              outcome.manifestDigest === undefined ? undefined : content(outcome.manifestDigest),
+          },
+        ];
+  return [
+    ...file('--digest-file', plan.digestFile, (digest) => digest),
+    ...file('--image-name-with-digest-file', plan.imageNameDigestFile, (d) => lines(d, false)),
+    ...file('--image-name-tag-with-digest-file', plan.imageNameTagDigestFile, (d) =>
+      lines(d, true),
+    ),
+  ];
 }
 
 function reportPlain(err: unknown): number {

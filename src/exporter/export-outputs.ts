@@ -6,7 +6,7 @@ import type { LayerInfo, StageResult } from '../solver/stage-result.js';
 import { type AssembledImage, assembleImage } from './assemble-image.js';
 import { convertLayers } from './convert-layers.js';
 import type { ExportContext } from './export-context.js';
-import { OutputStaging } from './output-staging.js';
+import type { OutputStaging } from './output-staging.js';
 import { pushImage } from './push-image.js';
 import { writeDocker } from './write-docker.js';
 import { writeOci } from './write-oci.js';
@@ -18,16 +18,17 @@ export interface ExportServices {
 }
 
 /**
- * Writes every requested output of the solved target and reports the image's digests: those of
- * the first output that writes an image, whose compression decides the manifest digest.
+ * Stages every requested file output of the solved target and pushes its images, and reports the
+ * image's digests: those of the first output that writes an image, whose compression decides the
+ * manifest digest. The caller puts the staged outputs in place (or discards them) with `staging`.
  */
 export async function exportOutputs(
   result: StageResult,
   request: BuildRequest,
   services: ExportServices,
+  staging: OutputStaging,
   signal: AbortSignal,
 ): Promise<BuildOutcome> {
-  const staging = new OutputStaging();
   const ctx: ExportContext = { ...services.exportContext(signal), staging };
   await fsp.mkdir(ctx.scratchDir, { recursive: true });
   const images = new Map<string, Promise<AssembledImage>>();
@@ -45,19 +46,12 @@ export async function exportOutputs(
   let reported: AssembledImage | undefined;
   const names = request.tags.map((t) => formatReference(parseReference(t)));
 
-  try {
-    for (const output of exportOrder(request.outputs)) {
-      // An interrupted build writes nothing: the staged outputs are discarded below.
-      signal.throwIfAborted();
-      const image = await imageFor(compressionOf(output));
-      if (output.type !== 'local' && output.type !== 'tar') reported ??= image;
-      await exportOne(output, image, result, request, ctx);
-    }
+  for (const output of exportOrder(request.outputs)) {
+    // An interrupted build writes nothing: the caller discards what is staged.
     signal.throwIfAborted();
-    await staging.commitAll();
-  } catch (err) {
-    await staging.discardAll();
-    throw err;
+    const image = await imageFor(compressionOf(output));
+    if (output.type !== 'local' && output.type !== 'tar') reported ??= image;
+    await exportOne(output, image, result, request, ctx);
   }
 
   const image = reported ?? (await imageFor(undefined));
@@ -115,8 +109,9 @@ async function exportOne(
 }
 
 /**
- * Files and directories first (they are staged and can be taken back), then pushes, then what
- * goes to stdout: a failed push must not leave a half-exported build behind.
+ * Files and directories first (they are only staged and can be thrown away), then pushes, which
+ * cannot be taken back, so a file output that fails never follows a push that happened. What goes
+ * to stdout is only registered here; it is written once everything else is in place.
  */
 function exportOrder(outputs: OutputSpec[]): OutputSpec[] {
   const rank = (o: OutputSpec): number =>

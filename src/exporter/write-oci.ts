@@ -1,12 +1,11 @@
-import { ImageError } from '../image/errors.js';
 import { writeOciArchive } from '../image/image-archive.js';
-import { OciLayout } from '../image/oci-layout.js';
 import { CREATED_ANNOTATION, type Descriptor } from '../image/oci-types.js';
 import { formatEpoch } from '../solver/source-date-epoch.js';
 import type { AssembledImage } from './assemble-image.js';
 import type { ExportContext } from './export-context.js';
 import { imageBlobs } from './image-blobs.js';
-import { outputError, writeToDestination } from './write-destination.js';
+import { stageOciLayout } from './stage-oci-layout.js';
+import { writeToDestination } from './write-destination.js';
 
 /**
  * `type=oci`: the image added to an OCI layout directory (replacing entries of the same names), or
@@ -22,20 +21,7 @@ export async function writeOci(
   const blobs = await imageBlobs(image, ctx);
   blobs.manifest.descriptor = descriptor;
   if (!spec.tar) {
-    const layout = await OciLayout.open(spec.dest).catch((err: unknown) => {
-      throw err instanceof ImageError ? err : outputError(spec.dest, err);
-    });
-    // Blobs are content-addressed and harmless to add early; the image appears in index.json
-    // only when every output succeeded.
-    for (const layer of blobs.layers) {
-      await layout.putBlobFile(layer.path, layer.descriptor.digest, { verified: true });
-    }
-    await layout.putBlob(blobs.config.data);
-    await layout.putBlob(blobs.manifest.data);
-    ctx.staging.stage(
-      () => layout.addManifest(descriptor, refNames),
-      async () => {},
-    );
+    await stageOciLayout(blobs, descriptor, refNames, spec.dest, ctx);
     return;
   }
   await writeToDestination(spec.dest, ctx, (out) => writeOciArchive(blobs, refNames, out));

@@ -8,6 +8,7 @@ import { writeTar } from '../image/tar/tar-writer.js';
 import type { LayerInfo } from '../solver/stage-result.js';
 import { diffUpperDir } from '../worker/snapshot/diff-upper-dir.js';
 import type { ExportContext } from './export-context.js';
+import { makeParents, mergeDir, placePath, removeMade, tempName } from './place-path.js';
 import { outputError, writeToDestination } from './write-destination.js';
 
 /** Applies the layers in order into `dir`, honouring whiteouts: the image's final filesystem. */
@@ -28,57 +29,48 @@ async function applyLayers(
 
 /**
  * `type=local,dest=DIR`: the final filesystem written into DIR (merged into what is there, as
- * buildx does). It is written beside DIR first and moved in once every output succeeded.
+ * buildx does). It is written into a temp directory first (inside DIR when DIR exists, else beside
+ * it) and moved in once every output succeeded.
  */
 export async function writeLocal(
   layers: LayerInfo[],
   dest: string,
   ctx: ExportContext,
 ): Promise<void> {
-  const existing = await fsp.lstat(dest).catch(() => undefined);
+  const existing = await fsp.stat(dest).catch(() => undefined);
   if (existing && !existing.isDirectory()) {
-    throw new BuildError('OUTPUT_UNWRITABLE', `cannot write the output ${dest}: not a directory`);
+    throw new BuildError('OUTPUT_WRITE_FAILED', `cannot write the output ${dest}: not a directory`);
   }
-  const parent = path.dirname(dest);
-  await fsp.mkdir(parent, { recursive: true }).catch((err: unknown) => {
-    throw outputError(dest, err);
-  });
-  const tmp = await fsp
-    .mkdtemp(path.join(parent, `.${path.basename(dest)}.kiln-`))
-    .catch((err: unknown) => {
+  const made = existing
+    ? []
+    : await makeParents(path.dirname(dest)).catch((err: unknown) => {
+        throw outputError(dest, err);
+      });
+  const area = existing ? dest : path.dirname(dest);
+  const tmp = tempName(area, dest, 'new');
+  const discard = async (): Promise<void> => {
+    await fsp.rm(tmp, { recursive: true, force: true });
+    await removeMade(made);
+  };
+  try {
+    await fsp.mkdir(tmp, { mode: 0o700 }).catch((err: unknown) => {
       throw outputError(dest, err);
     });
-  try {
     await applyLayers(layers, tmp, ctx, ctx.canChown);
   } catch (err) {
-    await fsp.rm(tmp, { recursive: true, force: true });
+    await discard();
     throw err;
   }
-  ctx.staging.stage(
-    () => moveInto(tmp, dest, existing !== undefined),
-    () => fsp.rm(tmp, { recursive: true, force: true }),
-  );
-}
-
-/** Moves a finished tree into place: a rename, or entry by entry into an existing directory. */
-async function moveInto(tmp: string, dest: string, merge: boolean): Promise<void> {
-  if (!merge) {
-    await fsp.chmod(tmp, 0o755);
-    await fsp.rename(tmp, dest);
-    return;
-  }
-  for (const name of await fsp.readdir(tmp)) {
-    const from = path.join(tmp, name);
-    const to = path.join(dest, name);
-    const there = await fsp.lstat(to).catch(() => undefined);
-    const here = await fsp.lstat(from);
-    if (there?.isDirectory() && here.isDirectory()) await moveInto(from, to, true);
-    else {
-      if (there) await fsp.rm(to, { recursive: true, force: true });
-      await fsp.rename(from, to);
-    }
-  }
-  await fsp.rm(tmp, { recursive: true, force: true });
+  ctx.staging.stage({
+    dest,
+    place: async () => {
+      if (existing) return mergeDir(tmp, dest, tempName(area, dest, 'old'));
+      await fsp.chmod(tmp, 0o755);
+      const placed = await placePath(tmp, dest);
+      return { undo: () => placed.undo().then(() => removeMade(made)), keep: placed.keep };
+    },
+    discard,
+  });
 }
 
 /** `type=tar`: the final filesystem as one tar (stdout for `-`). */
@@ -87,15 +79,17 @@ export async function writeRootfsTar(
   dest: string,
   ctx: ExportContext,
 ): Promise<void> {
-  await fsp.mkdir(ctx.scratchDir, { recursive: true });
-  const dir = await fsp.mkdtemp(path.join(ctx.scratchDir, 'rootfs-'));
-  try {
-    // The tree is only read back into a tar, inside kiln's user namespace: it keeps the image's
-    // owners even for a rootless user, for whom a type=local output cannot.
-    await applyLayers(layers, dir, ctx, process.getuid?.() === 0);
-    const entries = await diffUpperDir(dir, { ignore: [], xattrPrefix: 'user' });
-    await writeToDestination(dest, ctx, (out) => writeTar(entries, out));
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  await writeToDestination(dest, ctx, async (out) => {
+    await fsp.mkdir(ctx.scratchDir, { recursive: true });
+    const dir = await fsp.mkdtemp(path.join(ctx.scratchDir, 'rootfs-'));
+    try {
+      // The tree is only read back into a tar, inside kiln's user namespace: it keeps the image's
+      // owners even for a rootless user, for whom a type=local output cannot.
+      await applyLayers(layers, dir, ctx, process.getuid?.() === 0);
+      const entries = await diffUpperDir(dir, { ignore: [], xattrPrefix: 'user' });
+      await writeTar(entries, out);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
 }

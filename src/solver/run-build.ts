@@ -12,6 +12,8 @@ import { RecordStore } from '../cache/record-store.js';
 import { BuildError, InputError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import { exportOutputs } from '../exporter/export-outputs.js';
+import { OutputStaging } from '../exporter/output-staging.js';
+import { type ResultFile, stageResultFiles } from '../exporter/result-file.js';
 import { planBuild } from '../frontend/dispatch/plan-build.js';
 import { parseDockerfile } from '../frontend/dockerfile/index.js';
 import { contextIgnore, findIgnoreFile } from '../frontend/ignore/index.js';
@@ -39,6 +41,8 @@ export interface RunBuildOptions {
   canExecute: boolean;
   /** Called once every step is solved, before the outputs are written. */
   onSolved?: () => void;
+  /** Files reporting on the build, written with the outputs (all or nothing). */
+  resultFiles?: readonly ResultFile[];
 }
 
 /** Reads and plans the Dockerfile, solves the target stage and writes every requested output. */
@@ -119,8 +123,18 @@ async function buildWith(
     await services.cache.importAll();
     const result = await solver.solveTarget();
     options.onSolved?.();
-    const outcome = await exportOutputs(result, request, services, signal);
-    await services.cache.exportAll(result.key, signal);
+    const staging = new OutputStaging();
+    let outcome: BuildOutcome;
+    try {
+      outcome = await exportOutputs(result, request, services, staging, signal);
+      await services.cache.exportAll(result.key, signal);
+      await stageResultFiles(outcome, options.resultFiles ?? [], staging);
+      signal.throwIfAborted();
+      await staging.commit();
+    } catch (err) {
+      await staging.discard();
+      throw err;
+    }
     if (solver.executedSteps > 0) {
       const used = { startedAt, records: new Set(records.usedRecords().map((r) => r.key)) };
       await collectGarbage(request.cacheDir, cacheLimit, used, bus);
