@@ -5,7 +5,6 @@
 
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
 import { activeIsolation } from '../sandbox/userns.js';
@@ -64,7 +63,8 @@ export async function mountMerged(
     return;
   }
   if (topFirst.length === 1) {
-    const empty = await mkdtemp(path.join(os.tmpdir(), 'kiln-empty-'));
+    // Beside the target, in the build's scratch space: nothing goes outside the cache dir.
+    const empty = await mkdtemp(path.join(path.dirname(target), '.empty-lower-'));
     emptyLowers.set(target, empty);
     topFirst.push(empty);
   }
