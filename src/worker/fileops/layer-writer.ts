@@ -103,6 +103,10 @@ export class LayerWriter {
 
   /** Makes every directory above `containerPath`. */
   async ensureParents(containerPath: string): Promise<void> {
+    // A parent this writer made already has all of its own parents. Without this shortcut every
+    // file of a tree n directories deep rebuilt n ancestor paths of up to n components each.
+    const parent = path.posix.dirname(path.posix.normalize(containerPath));
+    if (this.dirs.has(parent)) return;
     const parts = pathComponents(containerPath);
     for (let i = 1; i < parts.length; i++) await this.ensureOne(`/${parts.slice(0, i).join('/')}`);
   }
