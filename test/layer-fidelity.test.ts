@@ -155,4 +155,23 @@ RUN ln /etc/passwd /etc/passwd2 && ln /d/a /d/b && ln /bin/busybox /usr/bb-link
     };
     await buildAndCheck(ctx, spec);
   });
+
+  it('copies a device node of the context as an empty file with its mode, as Docker does', async () => {
+    const ctx = await writeContext(
+      await mkdtemp(join(work, 'device-')),
+      'ctx',
+      `FROM ${base}\nCOPY . /ctx/\nCOPY null-device /single-device\n`,
+    );
+    await runCommand('mknod', ['-m', '0640', join(ctx, 'null-device'), 'c', '1', '3']);
+    await runCommand('mknod', ['-m', '0600', join(ctx, 'loop-device'), 'b', '7', '0']);
+    await runCommand('chown', ['1000:1000', join(ctx, 'loop-device')]);
+    const emptyFile = (mode: string) => ({ type: 'file', size: 0, mode, uid: 0, gid: 0 });
+    await buildAndCheck(ctx, {
+      files: {
+        '/ctx/null-device': emptyFile('0640'),
+        '/ctx/loop-device': emptyFile('0600'),
+        '/single-device': emptyFile('0640'),
+      },
+    });
+  });
 });

@@ -157,6 +157,9 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
       : modeChange(mode, st.isDirectory());
   };
 
+  // Docker's context transfer delivers a device node as an empty regular file (BuildKit 0.8 in
+  // Docker 20.10, measured); a device of a stage or image is copied as a device.
+  const fromContext = spec.fromStage !== true;
   const destRaw = await spec.destStack.resolve(spec.dest);
   const destHit = await spec.destStack.lstat(destRaw);
   const destIsDir =
@@ -187,13 +190,15 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
         exclude,
         ownerOf,
         modeOf,
+        devicesAsFiles: fromContext && match.inline !== true,
       });
       continue;
     }
     const target = destIsDir ? path.posix.join(destRaw, match.name) : destRaw;
     await writer.ensureParents(target);
     const owner = match.inline === true ? (spec.chown ?? { uid: 0, gid: 0 }) : ownerOf(match.stat);
-    await writer.writeNode(match.hostPath, target, match.stat, owner, modeOf(match.stat));
+    const mode = modeOf(match.stat);
+    await writer.writeNode(match.hostPath, target, match.stat, owner, mode, fromContext);
   }
   await writer.finish();
 }
@@ -215,6 +220,7 @@ async function copyUnpacked(
     exclude: new PatternList([]),
     ownerOf: (st) => spec.chown ?? { uid: Number(st.uid), gid: Number(st.gid) },
     modeOf: (st) => Number(st.mode & 0o7777n),
+    devicesAsFiles: false,
   });
 }
 
@@ -223,6 +229,8 @@ interface TreeContext {
   exclude: PatternList;
   ownerOf: (st: BigIntStats) => Owner;
   modeOf: (st: BigIntStats) => number;
+  /** Context sources: a device node becomes an empty file, as Docker delivers it. */
+  devicesAsFiles: boolean;
 }
 
 /** Copies the children of `hostDir` into the container dir `destDir`, links kept as links. */
@@ -256,6 +264,7 @@ async function copyTree(
       await copyTree(writer, hostPath, rel, target, below, ctx);
       continue;
     }
-    await writer.writeNode(hostPath, target, st, ctx.ownerOf(st), ctx.modeOf(st));
+    const mode = ctx.modeOf(st);
+    await writer.writeNode(hostPath, target, st, ctx.ownerOf(st), mode, ctx.devicesAsFiles);
   }
 }
