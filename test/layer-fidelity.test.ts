@@ -15,7 +15,7 @@ import { type CaseSpec, checkImage } from './support/case-checks.js';
 import { type CaseImage, readCaseImage } from './support/case-image.js';
 import { type CommandResult, runCommand } from './support/command.js';
 import { pushFixture } from './support/images.js';
-import { runKiln } from './support/kiln.js';
+import { jsonEvents, runKiln } from './support/kiln.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -41,13 +41,14 @@ describe('layer fidelity', { skip: !isRoot && 'needs root (chroot, none, mknod)'
   async function build(
     ctx: string,
     isolation: Isolation,
+    progress = 'plain',
   ): Promise<{ res: CommandResult; layout: string }> {
     const layout = join(ctx, '..', `${isolation}-layout`);
     const res = await runKiln(
       [
         'build',
         `--isolation=${isolation}`,
-        '--progress=plain',
+        `--progress=${progress}`,
         '--cache-dir',
         join(ctx, '..', `${isolation}-cache`),
         '-o',
@@ -173,5 +174,50 @@ RUN ln /etc/passwd /etc/passwd2 && ln /d/a /d/b && ln /bin/busybox /usr/bb-link
         '/single-device': emptyFile('0640'),
       },
     });
+  });
+
+  it('refuses a context or RUN file name that is not UTF-8 with one error naming it escaped', async () => {
+    const parent = await mkdtemp(join(work, 'names-'));
+    const ctx = await writeContext(parent, 'ctx', `FROM ${base}\nCOPY . /ctx/\n`, {
+      'ok.txt': 'ok',
+    });
+    await runCommand(
+      'sh',
+      ['-c', `mkdir "$(printf 'dir-\\377')" && : > "$(printf 'dir-\\377/caf\\351')"`],
+      {
+        cwd: ctx,
+      },
+    );
+    const run = await writeContext(
+      parent,
+      'run',
+      `FROM ${base}\nRUN mkdir /made && touch "$(printf '/made/n\\344me')"\n`,
+    );
+    const ignored = await writeContext(parent, 'ignored', `FROM ${base}\nCOPY . /ctx/\n`, {
+      '.dockerignore': 'dir-*\n',
+    });
+    await runCommand('sh', ['-c', `cp -a "$(printf '${ctx}/dir-\\377')" .`], { cwd: ignored });
+
+    const failures: string[] = [];
+    const expectRefused = (label: string, res: CommandResult, shown: string) => {
+      if (res.code !== 1) failures.push(`${label}: exit ${res.code}, expected 1`);
+      const errors = jsonEvents(res.stderr).filter((e) => e.type === 'error');
+      const named = errors.some(
+        (e) => e.code === 'PATH_NOT_UTF8' && String(e.message).includes(`'${shown}'`),
+      );
+      if (!named) failures.push(`${label}: no PATH_NOT_UTF8 naming '${shown}':\n${res.stderr}`);
+      if (/^\s+at /m.test(res.stderr)) failures.push(`${label}: printed a stack trace`);
+    };
+    for (const isolation of ISOLATIONS) {
+      expectRefused(`[${isolation}] COPY`, (await build(ctx, isolation, 'json')).res, 'dir-\\xff');
+      expectRefused(
+        `[${isolation}] RUN`,
+        (await build(run, isolation, 'json')).res,
+        'made/n\\xe4me',
+      );
+      const res = (await build(ignored, isolation)).res;
+      if (res.code !== 0) failures.push(`[${isolation}] ignored name: exit ${res.code}`);
+    }
+    assert.deepEqual(failures, []);
   });
 });

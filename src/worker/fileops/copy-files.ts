@@ -10,6 +10,7 @@ import { type BigIntStats, lstatSync, readdirSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError, InputError } from '../../errors.js';
+import { checkUtf8Names } from '../../image/tar/utf8-names.js';
 import { compareNames } from '../snapshot/entry-from-stat.js';
 import { LayerStack, pathComponents } from '../snapshot/layer-stack.js';
 import { type ModeChange, parseChmod } from './chmod-spec.js';
@@ -59,6 +60,11 @@ interface SourceMatch {
   inline?: boolean;
 }
 
+/** Where a COPY reads from, for messages. */
+function copySourceName(spec: CopySpec): string {
+  return spec.fromStage === true ? 'COPY --from source' : 'build context';
+}
+
 function sourceNotFound(source: string): BuildError {
   return new BuildError('COPY_SOURCE_NOT_FOUND', `"${source}": not found`, {
     hint: 'check the path and that .dockerignore does not exclude it',
@@ -98,7 +104,9 @@ async function expandSource(
       const dir = await root.stat(`/${prefix.join('/')}`);
       if (dir === undefined || !dir.stat.isDirectory()) continue;
       for (const name of (await readdir(dir.hostPath)).sort(compareNames)) {
-        if (goMatch(part, name)) next.push([...prefix, name]);
+        if (!goMatch(part, name)) continue;
+        checkUtf8Names(dir.hostPath, [name], prefix.join('/'), copySourceName(spec));
+        next.push([...prefix, name]);
       }
     }
     prefixes = next;
@@ -247,11 +255,13 @@ async function copyTree(
     const rel = relDir === '' ? name : `${relDir}/${name}`;
     const below = relToSource === '' ? name : `${relToSource}/${name}`;
     const hostPath = path.join(hostDir, name);
-    const st = lstatSync(hostPath, { bigint: true });
     const ignored = ctx.spec.ignore?.(rel) === true || ctx.exclude.matches(below);
     // An excluded directory is still walked when exception patterns could re-include its files;
     // it is then created only if something under it is.
-    if (ignored && !(st.isDirectory() && ctx.exclude.hasExceptions)) continue;
+    if (ignored && !ctx.exclude.hasExceptions) continue;
+    checkUtf8Names(hostDir, [name], relDir, copySourceName(ctx.spec));
+    const st = lstatSync(hostPath, { bigint: true });
+    if (ignored && !st.isDirectory()) continue;
 
     const target = path.posix.join(destDir, name);
     if (st.isDirectory()) {

@@ -9,6 +9,7 @@ import { type BigIntStats, lstatSync } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { LayerEntry } from '../../image/tar/entry.js';
+import { checkUtf8Names } from '../../image/tar/utf8-names.js';
 import { joinLayerPath, sortLayerEntries, whiteoutEntry, whiteoutPath } from './diff-upper-dir.js';
 import { compareNames, entryFromStat, readXattrs, type XattrPrefix } from './entry-from-stat.js';
 
@@ -120,7 +121,9 @@ export async function diffTrees(
 
   // Adds everything under a new directory, unconditionally.
   const addAll = async (hostDir: string, layerDir: string, out: LayerEntry[]): Promise<void> => {
-    for (const name of (await readdir(hostDir)).sort(compareNames)) {
+    const names = await readdir(hostDir);
+    checkUtf8Names(hostDir, names, layerDir, 'layer');
+    for (const name of names.sort(compareNames)) {
       const layerPath = joinLayerPath(layerDir, name);
       if (ignore.has(layerPath)) continue;
       const hostPath = path.join(hostDir, name);
@@ -136,6 +139,7 @@ export async function diffTrees(
     const out: LayerEntry[] = [];
     const oldNames = new Set(await readdir(oldDir));
     const newNames = await readdir(curDir);
+    checkUtf8Names(curDir, newNames, layerDir, 'layer');
 
     for (const name of [...oldNames].sort(compareNames)) {
       const layerPath = joinLayerPath(layerDir, name);
