@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { checkUtf8Names } from '../image/tar/utf8-names.js';
 import { goMatch, hasWildcard } from '../worker/fileops/path-match.js';
 import { digestFile } from './file-digest.js';
 import { OrderedHashFeed } from './hash-feed.js';
@@ -112,6 +113,7 @@ export class ContextHasher {
     for (const name of names) {
       const child = rel === '' ? name : `${rel}/${name}`;
       if (this.ignore(child)) continue;
+      checkUtf8Names(full, [name], rel, 'build context');
       const childPath = `${full}/${name}`;
       const wait = this.hashEntry(child, childPath, statOrUndefined(childPath, false), feed);
       if (wait) await wait;
@@ -180,8 +182,11 @@ async function expand(root: string, source: string): Promise<string[]> {
         next.push(path.posix.join(prefix, part.replaceAll('\\', '')));
       } else {
         const names = await fsp.readdir(path.join(root, prefix)).catch(() => [] as string[]);
-        for (const name of names.sort())
-          if (goMatch(part, name)) next.push(path.posix.join(prefix, name));
+        for (const name of names.sort()) {
+          if (!goMatch(part, name)) continue;
+          checkUtf8Names(path.join(root, prefix), [name], prefix, 'build context');
+          next.push(path.posix.join(prefix, name));
+        }
       }
     }
     prefixes = next;

@@ -2,7 +2,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { MkdirOp } from '../graph/plan.js';
 import { diffUpperDir } from '../worker/snapshot/diff-upper-dir.js';
-import { LayerStack } from '../worker/snapshot/layer-stack.js';
+import { LayerStack, pathComponents } from '../worker/snapshot/layer-stack.js';
 import { mountOverlay } from '../worker/snapshot/mount-overlay.js';
 import { commitLayer, snapshotIdFor } from './commit-layer.js';
 import { resolveUser } from './passwd.js';
@@ -11,7 +11,9 @@ import type { StepContext } from './step-context.js';
 
 /**
  * WORKDIR: creates the directory and its missing parents, owned by the stage's USER as BuildKit
- * does. An existing directory is left as it is, and then the step makes no layer.
+ * does. An existing directory is left as it is, and then the step makes no layer. Symlinks on
+ * the way are followed inside the image root, as BuildKit's mkdir resolves the path: a link from
+ * a lower layer stays a link and the directories are made where it points.
  */
 export async function executeMkdir(
   op: MkdirOp,
@@ -19,7 +21,8 @@ export async function executeMkdir(
   ctx: StepContext,
 ): Promise<StepOutput> {
   const stack = LayerStack.fromLowerDirs(lowerDirs, ctx.xattrPrefix);
-  const existing = await stack.stat(op.path);
+  const resolved = await stack.resolve(op.path);
+  const existing = await stack.lstat(resolved);
   if (existing?.stat.isDirectory()) return undefined;
 
   const [passwd, group] = await Promise.all([
@@ -38,7 +41,9 @@ export async function executeMkdir(
     );
     try {
       let current = mount.root;
-      for (const part of op.path.split('/').filter((p) => p !== '')) {
+      // Every existing component of `resolved` is a directory or a non-directory to replace,
+      // never a symlink: the stack resolved them, and the mount shows the same tree.
+      for (const part of pathComponents(resolved)) {
         current = path.join(current, part);
         const st = await fsp.lstat(current).catch(() => undefined);
         if (st?.isDirectory()) continue;

@@ -1,13 +1,6 @@
 import assert from 'node:assert/strict';
-import {
-  chownSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,7 +10,8 @@ import { copyFiles } from './copy-files.js';
 // Heredoc sources (COPY <<EOF /dest): files kiln wrote itself, copied like context files.
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'kiln-copy-inline-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+// rm(1), not rmSync: Node's synchronous recursive removal runs out of stack on the deep tree.
+after(() => execFileSync('rm', ['-rf', '--', root]));
 let n = 0;
 
 function fixture() {
@@ -97,5 +91,41 @@ describe('copyFiles() with heredoc sources', { skip: !isRoot && 'needs root to c
       }),
       /must be a directory/,
     );
+  });
+});
+
+describe('copyFiles() of a deep tree', { skip: !isRoot && 'needs root to chown' }, () => {
+  it('copies a context tree 2,000 directories deep in seconds, not minutes', async () => {
+    const f = fixture();
+    // Made with relative mkdir calls: an absolute path this long is past PATH_MAX for tools.
+    const cwd = process.cwd();
+    const deep = path.join(f.ctx, 'tree');
+    mkdirSync(deep);
+    try {
+      process.chdir(deep);
+      for (let i = 0; i < 2000; i++) {
+        mkdirSync('d');
+        process.chdir('d');
+      }
+      writeFileSync('leaf', 'x');
+    } finally {
+      process.chdir(cwd);
+    }
+
+    const started = performance.now();
+    await copyFiles({
+      sourceRoot: f.ctx,
+      sources: ['tree'],
+      dest: '/deep/',
+      targetDir: f.layer,
+      destStack: f.stack,
+    });
+    const seconds = (performance.now() - started) / 1000;
+
+    const leaf = path.join(f.layer, 'deep', ...Array<string>(2000).fill('d'), 'leaf');
+    assert.equal(readFileSync(leaf, 'utf8'), 'x');
+    // Making each directory's parents again from the root cost depth³ string work: 89 s here,
+    // against about 5 s of path walks in the kernel now (the bound leaves room for a busy host).
+    assert.ok(seconds < 30, `took ${seconds.toFixed(1)} s`);
   });
 });

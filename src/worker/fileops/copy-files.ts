@@ -10,6 +10,7 @@ import { type BigIntStats, lstatSync, readdirSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError, InputError } from '../../errors.js';
+import { checkUtf8Names } from '../../image/tar/utf8-names.js';
 import { compareNames } from '../snapshot/entry-from-stat.js';
 import { LayerStack, pathComponents } from '../snapshot/layer-stack.js';
 import { type ModeChange, parseChmod } from './chmod-spec.js';
@@ -59,6 +60,11 @@ interface SourceMatch {
   inline?: boolean;
 }
 
+/** Where a COPY reads from, for messages. */
+function copySourceName(spec: CopySpec): string {
+  return spec.fromStage === true ? 'COPY --from source' : 'build context';
+}
+
 function sourceNotFound(source: string): BuildError {
   return new BuildError('COPY_SOURCE_NOT_FOUND', `"${source}": not found`, {
     hint: 'check the path and that .dockerignore does not exclude it',
@@ -100,7 +106,9 @@ async function expandSource(
       const dir = await root.stat(`/${prefix.join('/')}`);
       if (dir === undefined || !dir.stat.isDirectory()) continue;
       for (const name of (await readdir(dir.hostPath)).sort(compareNames)) {
-        if (goMatch(part, name)) next.push([...prefix, name]);
+        if (!goMatch(part, name)) continue;
+        checkUtf8Names(dir.hostPath, [name], prefix.join('/'), copySourceName(spec));
+        next.push([...prefix, name]);
       }
     }
     prefixes = next;
@@ -159,6 +167,9 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
       : modeChange(mode, st.isDirectory());
   };
 
+  // Docker's context transfer delivers a device node as an empty regular file (BuildKit 0.8 in
+  // Docker 20.10, measured); a device of a stage or image is copied as a device.
+  const fromContext = spec.fromStage !== true;
   const destRaw = await spec.destStack.resolve(spec.dest);
   const destHit = await spec.destStack.lstat(destRaw);
   const destIsDir =
@@ -189,13 +200,15 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
         exclude,
         ownerOf,
         modeOf,
+        devicesAsFiles: fromContext && match.inline !== true,
       });
       continue;
     }
     const target = destIsDir ? path.posix.join(destRaw, match.name) : destRaw;
     await writer.ensureParents(target);
     const owner = match.inline === true ? (spec.chown ?? { uid: 0, gid: 0 }) : ownerOf(match.stat);
-    await writer.writeNode(match.hostPath, target, match.stat, owner, modeOf(match.stat));
+    const mode = modeOf(match.stat);
+    await writer.writeNode(match.hostPath, target, match.stat, owner, mode, fromContext);
   }
   await writer.finish();
 }
@@ -217,6 +230,7 @@ async function copyUnpacked(
     exclude: new PatternList([]),
     ownerOf: (st) => spec.chown ?? { uid: Number(st.uid), gid: Number(st.gid) },
     modeOf: (st) => Number(st.mode & 0o7777n),
+    devicesAsFiles: false,
   });
 }
 
@@ -225,6 +239,8 @@ interface TreeContext {
   exclude: PatternList;
   ownerOf: (st: BigIntStats) => Owner;
   modeOf: (st: BigIntStats) => number;
+  /** Context sources: a device node becomes an empty file, as Docker delivers it. */
+  devicesAsFiles: boolean;
 }
 
 /** Copies the children of `hostDir` into the container dir `destDir`, links kept as links. */
@@ -241,11 +257,13 @@ async function copyTree(
     const rel = relDir === '' ? name : `${relDir}/${name}`;
     const below = relToSource === '' ? name : `${relToSource}/${name}`;
     const hostPath = path.join(hostDir, name);
-    const st = lstatSync(hostPath, { bigint: true });
     const ignored = ctx.spec.ignore?.(rel) === true || ctx.exclude.matches(below);
     // An excluded directory is still walked when exception patterns could re-include its files;
     // it is then created only if something under it is.
-    if (ignored && !(st.isDirectory() && ctx.exclude.hasExceptions)) continue;
+    if (ignored && !ctx.exclude.hasExceptions) continue;
+    checkUtf8Names(hostDir, [name], relDir, copySourceName(ctx.spec));
+    const st = lstatSync(hostPath, { bigint: true });
+    if (ignored && !st.isDirectory()) continue;
 
     const target = path.posix.join(destDir, name);
     if (st.isDirectory()) {
@@ -258,6 +276,7 @@ async function copyTree(
       await copyTree(writer, hostPath, rel, target, below, ctx);
       continue;
     }
-    await writer.writeNode(hostPath, target, st, ctx.ownerOf(st), ctx.modeOf(st));
+    const mode = ctx.modeOf(st);
+    await writer.writeNode(hostPath, target, st, ctx.ownerOf(st), mode, ctx.devicesAsFiles);
   }
 }

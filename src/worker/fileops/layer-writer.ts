@@ -22,6 +22,7 @@ import {
   readlinkSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { setAttributeSync } from 'fs-xattr';
@@ -53,7 +54,11 @@ interface DirFinal {
 
 const secs = (ns: bigint): number => Number(ns) / 1e9;
 
-function run(cmd: string, args: string[]): Promise<void> {
+const DEVICE_HINT =
+  'a user namespace may not create device nodes: build as root with --isolation=chroot';
+
+/** Runs coreutils' mknod or mkfifo; a refusal becomes one typed error naming the layer path. */
+function makeNode(cmd: string, args: string[], containerPath: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
@@ -61,9 +66,22 @@ function run(cmd: string, args: string[]): Promise<void> {
       err += c.toString();
     });
     child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new BuildError('COPY_MKNOD', `${cmd}: ${err.trim()}`)),
-    );
+    child.on('close', (code) => {
+      if (code === 0) {
+        resolve();
+        return;
+      }
+      // coreutils says "PROGRAM: PATH: REASON"; the program and the host path help nobody.
+      const reason = err.trim().split(': ').at(-1) || `exit code ${code}`;
+      const what = path.basename(cmd) === 'mkfifo' ? 'FIFO' : 'device node';
+      reject(
+        new BuildError(
+          'COPY_SPECIAL_FILE',
+          `cannot copy the ${what} ${containerPath}: ${reason}`,
+          what === 'FIFO' ? {} : { hint: DEVICE_HINT },
+        ),
+      );
+    });
   });
 }
 
@@ -103,6 +121,10 @@ export class LayerWriter {
 
   /** Makes every directory above `containerPath`. */
   async ensureParents(containerPath: string): Promise<void> {
+    // A parent this writer made already has all of its own parents. Without this shortcut every
+    // file of a tree n directories deep rebuilt n ancestor paths of up to n components each.
+    const parent = path.posix.dirname(path.posix.normalize(containerPath));
+    if (this.dirs.has(parent)) return;
     const parts = pathComponents(containerPath);
     for (let i = 1; i < parts.length; i++) await this.ensureOne(`/${parts.slice(0, i).join('/')}`);
   }
@@ -182,13 +204,18 @@ export class LayerWriter {
 
   private readonly deferredSource = new Map<string, DirMeta>();
 
-  /** Copies one non-directory (file, symlink, FIFO, device) to `containerPath`. */
+  /**
+   * Copies one non-directory (file, symlink, FIFO, device) to `containerPath`. With
+   * `devicesAsFiles` a device node becomes an empty regular file, as Docker's context transfer
+   * delivers one.
+   */
   async writeNode(
     src: string,
     containerPath: string,
     st: BigIntStats,
     owner: Owner,
     mode: number,
+    devicesAsFiles = false,
   ): Promise<void> {
     const dest = this.host(containerPath);
     if (exists(dest) !== undefined) rmSync(dest, { recursive: true, force: true });
@@ -208,18 +235,17 @@ export class LayerWriter {
       lutimesSync(dest, secs(st.atimeNs), secs(st.mtimeNs));
       return;
     }
+    const isDevice = st.isCharacterDevice() || st.isBlockDevice();
     if (st.isFile()) {
       copyFileSync(src, dest, constants.COPYFILE_FICLONE);
+    } else if (isDevice && devicesAsFiles) {
+      writeFileSync(dest, '');
     } else if (st.isFIFO()) {
-      await run('/usr/bin/mkfifo', [dest]);
-    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      await makeNode('/usr/bin/mkfifo', [dest], containerPath);
+    } else if (isDevice) {
       const { major, minor } = deviceNumbers(st.rdev);
-      await run('/usr/bin/mknod', [
-        dest,
-        st.isCharacterDevice() ? 'c' : 'b',
-        String(major),
-        String(minor),
-      ]);
+      const kind = st.isCharacterDevice() ? 'c' : 'b';
+      await makeNode('/usr/bin/mknod', [dest, kind, String(major), String(minor)], containerPath);
     } else {
       return; // Sockets cannot be carried in a layer.
     }

@@ -11,6 +11,7 @@ import {
 } from 'node:fs/promises';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
+import { checkUtf8Names } from '../../image/tar/utf8-names.js';
 
 /**
  * Copies what a `RUN --mount=type=bind` (from the context) shows into `dest`, keeping its path
@@ -70,6 +71,7 @@ async function copyTree(
     for (const name of (await readdir(from)).sort()) {
       const child = rel === '' ? name : `${rel}/${name}`;
       if (ignore(child)) continue;
+      checkUtf8Names(from, [name], rel, 'build context');
       await copyTree(path.join(from, name), path.join(to, name), child, ignore, skip);
     }
     await chmod(to, st.mode & 0o7777);

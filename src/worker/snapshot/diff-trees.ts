@@ -5,19 +5,13 @@
  * directory is one whiteout, as overlay records it.
  */
 
-import type { BigIntStats } from 'node:fs';
+import { type BigIntStats, lstatSync } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { LayerEntry } from '../../image/tar/entry.js';
-import {
-  entryOrHardlink,
-  HardlinkTracker,
-  joinLayerPath,
-  sortLayerEntries,
-  whiteoutEntry,
-  whiteoutPath,
-} from './diff-upper-dir.js';
-import { compareNames, readXattrs, type XattrPrefix } from './entry-from-stat.js';
+import { checkUtf8Names } from '../../image/tar/utf8-names.js';
+import { joinLayerPath, sortLayerEntries, whiteoutEntry, whiteoutPath } from './diff-upper-dir.js';
+import { compareNames, entryFromStat, readXattrs, type XattrPrefix } from './entry-from-stat.js';
 
 export interface DiffTreesOptions {
   ignore?: string[];
@@ -90,27 +84,53 @@ async function changed(
   return !(await sameBytes(oldPath, newPath));
 }
 
+/** A file of the new tree whose inode has other names, keyed by that inode. */
+interface NamedInode {
+  key: string;
+  hostPath: string;
+  layerPath: string;
+  stat: BigIntStats;
+}
+
+const inodeKey = (st: BigIntStats): string | undefined =>
+  st.nlink > 1n && !st.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
+
 export async function diffTrees(
   lowerDir: string,
   newDir: string,
   opts: DiffTreesOptions,
 ): Promise<LayerEntry[]> {
   const ignore = new Set((opts.ignore ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')));
-  const links = new HardlinkTracker();
   const whiteoutTime = opts.whiteoutMtimeNs ?? BigInt(Date.now()) * 1_000_000n;
   const prefix = opts.xattrPrefix;
+  /** Inode of each emitted entry that has other names. */
+  const inodes = new Map<LayerEntry, string>();
+  /** Unchanged names of multiply-linked inodes, which a changed name may pull in. */
+  const unchanged = new Map<string, NamedInode[]>();
+  const emitted = new Set<string>();
+
+  const emit = (hostPath: string, layerPath: string, st: BigIntStats, out: LayerEntry[]) => {
+    const made = entryFromStat(hostPath, layerPath, st, prefix);
+    if (made === undefined) return false;
+    const key = inodeKey(st);
+    if (key !== undefined) inodes.set(made, key);
+    emitted.add(layerPath);
+    out.push(made);
+    return true;
+  };
 
   // Adds everything under a new directory, unconditionally.
   const addAll = async (hostDir: string, layerDir: string, out: LayerEntry[]): Promise<void> => {
-    for (const name of (await readdir(hostDir)).sort(compareNames)) {
+    const names = await readdir(hostDir);
+    checkUtf8Names(hostDir, names, layerDir, 'layer');
+    for (const name of names.sort(compareNames)) {
       const layerPath = joinLayerPath(layerDir, name);
       if (ignore.has(layerPath)) continue;
       const hostPath = path.join(hostDir, name);
       const st = await lstat(hostPath, { bigint: true });
-      const made = entryOrHardlink(hostPath, layerPath, st, prefix, links);
-      if (made === undefined) continue;
-      out.push(made);
-      if (st.isDirectory()) await addAll(hostPath, layerPath, out);
+      if (emit(hostPath, layerPath, st, out) && st.isDirectory()) {
+        await addAll(hostPath, layerPath, out);
+      }
     }
   };
 
@@ -119,6 +139,7 @@ export async function diffTrees(
     const out: LayerEntry[] = [];
     const oldNames = new Set(await readdir(oldDir));
     const newNames = await readdir(curDir);
+    checkUtf8Names(curDir, newNames, layerDir, 'layer');
 
     for (const name of [...oldNames].sort(compareNames)) {
       const layerPath = joinLayerPath(layerDir, name);
@@ -140,16 +161,73 @@ export async function diffTrees(
       if (bothDirs) below.push(...(await compareDir(oldPath, newPath, layerPath)));
       const self =
         o === undefined || (await changed(oldPath, newPath, o, n, prefix)) || below.length > 0;
-      if (!self) continue;
+      if (!self) {
+        const key = inodeKey(n);
+        if (key !== undefined) {
+          const names = unchanged.get(key) ?? [];
+          names.push({ key, hostPath: newPath, layerPath, stat: n });
+          unchanged.set(key, names);
+        }
+        continue;
+      }
 
-      const made = entryOrHardlink(newPath, layerPath, n, prefix, links);
-      if (made === undefined) continue;
-      out.push(made);
+      if (!emit(newPath, layerPath, n, out)) continue;
       if (bothDirs) out.push(...below);
       else if (n.isDirectory()) await addAll(newPath, layerPath, out);
     }
     return out;
   };
 
-  return sortLayerEntries(await compareDir(lowerDir, newDir, ''));
+  const entries = await compareDir(lowerDir, newDir, '');
+  entries.push(...linkedNames(newDir, [...new Set(inodes.values())], unchanged, emit, emitted));
+  return linkSharedInodes(sortLayerEntries(entries), inodes);
+}
+
+/**
+ * The unchanged names of inodes the step gave a new or changed name (`ln /etc/passwd /p2`), with
+ * the directories above them the layer lacks. Overlayfs copies the linked file up, so the upper
+ * dir (and a layer from Docker or BuildKit) holds both names; without them the new name would
+ * be a second copy. The walking differ cannot tell which old name was the link's source, so
+ * every name of the inode comes along.
+ */
+function linkedNames(
+  newDir: string,
+  keys: string[],
+  unchanged: Map<string, NamedInode[]>,
+  emit: (hostPath: string, layerPath: string, st: BigIntStats, out: LayerEntry[]) => boolean,
+  emitted: Set<string>,
+): LayerEntry[] {
+  const out: LayerEntry[] = [];
+  for (const key of keys) {
+    for (const named of unchanged.get(key) ?? []) {
+      const parts = named.layerPath.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const dir = parts.slice(0, i).join('/');
+        if (emitted.has(dir)) continue;
+        const hostDir = path.join(newDir, dir);
+        emit(hostDir, dir, lstatSync(hostDir, { bigint: true }), out);
+      }
+      emit(named.hostPath, named.layerPath, named.stat, out);
+    }
+  }
+  return out;
+}
+
+/**
+ * In tar order, the first name of each inode keeps its content and every later name becomes a
+ * hard-link entry pointing at it, so an extractor always meets the target first.
+ */
+function linkSharedInodes(entries: LayerEntry[], inodes: Map<LayerEntry, string>): LayerEntry[] {
+  const first = new Map<string, string>();
+  return entries.map((made) => {
+    const key = inodes.get(made);
+    if (key === undefined) return made;
+    const earlier = first.get(key);
+    if (earlier === undefined) {
+      first.set(key, made.entry.path);
+      return made;
+    }
+    const entry = { ...made.entry, type: 'hardlink' as const, size: 0, linkname: earlier };
+    return { entry, source: { kind: 'none' as const } };
+  });
 }

@@ -13,6 +13,7 @@ import { type BigIntStats, lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type LayerEntry, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from '../../image/tar/entry.js';
+import { checkUtf8Names } from '../../image/tar/utf8-names.js';
 import {
   compareNames,
   entryFromStat,
@@ -89,6 +90,7 @@ export async function diffUpperDir(upperDir: string, opts: DiffOptions): Promise
   const walk = async (hostDir: string, layerDir: string): Promise<void> => {
     await nextTurn();
     const names = readdirSync(hostDir).sort(compareNames);
+    checkUtf8Names(hostDir, names, layerDir, 'layer');
     for (const name of names) {
       const layerPath = joinLayerPath(layerDir, name);
       if (ignore.has(layerPath)) continue;
