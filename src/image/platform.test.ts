@@ -22,7 +22,7 @@ function desc(digestChar: string, architecture: string, variant?: string, os = '
 }
 
 describe('platforms', () => {
-  it('normalizes x86_64 to amd64 and aarch64 to arm64 with variant v8', () => {
+  it('normalizes x86_64 to amd64 and aarch64 and arm64/v8 to plain arm64, as containerd', () => {
     assert.deepEqual(normalizePlatform({ os: 'Linux', architecture: 'x86_64' }), {
       os: 'linux',
       architecture: 'amd64',
@@ -30,8 +30,9 @@ describe('platforms', () => {
     assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'aarch64' }), {
       os: 'linux',
       architecture: 'arm64',
-      variant: 'v8',
     });
+    assert.equal(formatPlatform(parsePlatform('linux/arm64/v8')), 'linux/arm64');
+    assert.equal(formatPlatform(parsePlatform('linux/arm64/8')), 'linux/arm64');
     assert.ok(platformEquals(parsePlatform('linux/arm64'), parsePlatform('linux/arm64/v8')));
     assert.equal(formatPlatform({ os: 'linux', architecture: 'armhf' }), 'linux/arm/v7');
   });
@@ -46,7 +47,7 @@ describe('platforms', () => {
     assert.equal(host.os, process.platform);
     const expected: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386' };
     assert.equal(host.architecture, expected[process.arch] ?? process.arch);
-    if (process.arch === 'arm64') assert.equal(host.variant, 'v8');
+    if (process.arch === 'arm64') assert.equal(host.variant, undefined);
   });
 
   it('selects the exact platform from an index, else a compatible lower arm variant', () => {

@@ -26,7 +26,9 @@ export function normalizePlatform(platform: Platform): Platform {
   const architecture = ARCH_ALIASES[rawArch] ?? rawArch;
   let variant = platform.variant?.toLowerCase();
   if (variant !== undefined && /^\d+$/.test(variant)) variant = 'v' + variant;
-  if (architecture === 'arm64' && (variant === undefined || variant === 'v8.0')) variant = 'v8';
+  // containerd (and so BuildKit's TARGETPLATFORM and image configs) spells arm64's only common
+  // variant as no variant at all: `linux/arm64`, never `linux/arm64/v8`.
+  if (architecture === 'arm64' && (variant === 'v8' || variant === 'v8.0')) variant = undefined;
   if (architecture === 'arm' && variant === undefined) variant = rawArch === 'armel' ? 'v6' : 'v7';
   if (variant === '') variant = undefined;
 

@@ -6,14 +6,10 @@ import { pickPlatform } from './resolve-image.js';
 
 test('parses os/arch/variant and fills the default arm variants', () => {
   assert.deepEqual(parsePlatform('linux/amd64'), { os: 'linux', architecture: 'amd64' });
-  assert.deepEqual(parsePlatform('linux/arm64'), {
-    os: 'linux',
-    architecture: 'arm64',
-    variant: 'v8',
-  });
+  assert.deepEqual(parsePlatform('linux/arm64'), { os: 'linux', architecture: 'arm64' });
   assert.equal(formatPlatform(parsePlatform('linux/arm')), 'linux/arm/v7');
   assert.equal(formatPlatform(parsePlatform('linux/x86_64')), 'linux/amd64');
-  assert.equal(formatPlatform(parsePlatform('linux/aarch64')), 'linux/arm64/v8');
+  assert.equal(formatPlatform(parsePlatform('linux/aarch64')), 'linux/arm64');
 });
 
 test('reads a bare OS as that OS on the host architecture, and rejects empty parts', () => {

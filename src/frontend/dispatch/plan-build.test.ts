@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BuildPlan, RunOp } from '../../graph/plan.js';
+import { hostAmd64Level } from '../../image/amd64-level.js';
 import type { ImageConfig } from '../../image/oci-types.js';
+import { hostPlatform, parsePlatform } from '../../image/platform.js';
 import { parseDockerfile } from '../dockerfile/index.js';
 import { planBuild } from './plan-build.js';
 
@@ -61,6 +63,37 @@ describe('planBuild()', () => {
     const p = await plan('ARG IMG=base\nFROM ${IMG}\nARG TARGETARCH\nRUN echo $TARGETARCH\n');
     assert.deepEqual(p.stages[0]!.base, { kind: 'image', ref: 'base', platform: PLATFORM });
     assert.ok(runs(p)[0]!.env.includes('TARGETARCH=amd64'));
+  });
+
+  it('spells an arm64/v8 target as BuildKit does: linux/arm64 with an empty variant', async () => {
+    const p = await planBuild(
+      parseDockerfile(
+        'FROM base\nARG TARGETPLATFORM\nARG TARGETVARIANT\nENV P=$TARGETPLATFORM V=$TARGETVARIANT\n',
+        'Dockerfile',
+      ),
+      {
+        buildArgs: new Map(),
+        platform: parsePlatform('linux/arm64/v8'),
+        resolveImageConfig: configs(BASE),
+      },
+    );
+    const env = p.stages[0]!.config.config?.Env ?? [];
+    assert.ok(env.includes('P=linux/arm64'), env.join(' '));
+    assert.ok(env.includes('V='), env.join(' '));
+    assert.equal(p.stages[0]!.config.variant, undefined);
+  });
+
+  it('lets RUN build for an x86-64 level this CPU has (linux/amd64/v2)', async (t) => {
+    if (hostPlatform().architecture !== 'amd64' || hostAmd64Level() < 2) {
+      t.skip('needs an x86-64-v2 host');
+      return;
+    }
+    const p = await planBuild(parseDockerfile('FROM base\nRUN true\n', 'Dockerfile'), {
+      buildArgs: new Map(),
+      platform: parsePlatform('linux/amd64/v2'),
+      resolveImageConfig: configs(BASE),
+    });
+    assert.equal(runs(p).length, 1);
   });
 
   it('plans only the stages the target needs', async () => {

@@ -7,6 +7,7 @@ import {
   withLocation,
 } from '../../errors.js';
 import type { BaseSpec, BuildPlan, CopySource, StagePlan } from '../../graph/plan.js';
+import { hostAmd64Level } from '../../image/amd64-level.js';
 import type { ContainerConfig, ImageConfig, Platform } from '../../image/oci-types.js';
 import {
   formatPlatform,
@@ -353,9 +354,17 @@ function stagePlatform(
  * There is no emulator in the sandbox: a RUN in a stage of another architecture would fail with
  * "exec format error" deep in the step, so it is refused at its instruction instead.
  */
+/** What this host runs for `wanted`: an x86-64 CPU runs every level up to its own (v2, v3). */
+function runnablePlatform(wanted: Platform): Platform {
+  const host = hostPlatform();
+  if (host.architecture !== 'amd64' || wanted.architecture !== 'amd64') return host;
+  const level = hostAmd64Level();
+  return level > 1 ? { ...host, variant: `v${level}` } : host;
+}
+
 function checkRunnable(state: StageState, platform: Platform): void {
   state.platform = platform;
-  if (platformMatchRank(hostPlatform(), platform) !== undefined) return;
+  if (platformMatchRank(runnablePlatform(platform), platform) !== undefined) return;
   const run = state.vertices.find((v) => v.op.kind === 'run');
   if (!run) return;
   throw new BuildError(
