@@ -99,6 +99,38 @@ describe('kiln build, end to end', () => {
     assert.equal(owner.stdout.trim(), '1000:1000');
   });
 
+  it('names an image once for a repeated -t and reports its ID as Docker does', async () => {
+    const ctx = join(work, 'names-ctx');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'Dockerfile'), `FROM ${base}\nENV NAMED=1\n`);
+    const archive = join(work, 'names.tar');
+    const res = await runKiln([
+      'build',
+      '--progress=plain',
+      '--cache-dir',
+      join(work, 'names-cache'),
+      '-t',
+      'app:1',
+      '-t',
+      'docker.io/library/app:1',
+      '-o',
+      `type=docker,dest=${archive}`,
+      '--metadata-file',
+      join(work, 'names-meta.json'),
+      '--iidfile',
+      join(work, 'names-iid'),
+      ctx,
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const meta = JSON.parse(await readFile(join(work, 'names-meta.json'), 'utf8'));
+    assert.equal(meta['image.name'], 'docker.io/library/app:1');
+    const listing = await runCommand('tar', ['-xOf', archive, 'manifest.json']);
+    const [entry] = JSON.parse(listing.stdout) as { RepoTags: string[] }[];
+    assert.deepEqual(entry?.RepoTags, ['app:1']);
+    const iid = (await readFile(join(work, 'names-iid'), 'utf8')).trim();
+    assert.match(res.stderr, new RegExp(`writing image ${iid} done`));
+  });
+
   it('builds the same image as an unprivileged user with a subordinate id range', async () => {
     const user = await ensureTestUser();
     const userWork = join(work, 'user');

@@ -186,7 +186,7 @@ describe('RegistryClient against docker-registry', () => {
       client.resolveImage(ref('multi'), { os: 'linux', architecture: 's390x' }),
       (err: unknown) =>
         isRegistryError('REGISTRY_PLATFORM_NOT_FOUND')(err) &&
-        /available: linux\/amd64, linux\/arm64\/v8/.test((err as Error).message),
+        /available: linux\/amd64, linux\/arm64\b/.test((err as Error).message),
     );
   });
 

@@ -1,5 +1,5 @@
 import * as fsp from 'node:fs/promises';
-import { formatReference, parseReference } from '../registry/index.js';
+import { familiarName, formatReference, parseReference } from '../registry/index.js';
 import type { BuildRequest, OutputCompression, OutputSpec } from '../solver/build-request.js';
 import type { BuildOutcome } from '../solver/run-build.js';
 import type { LayerInfo, StageResult } from '../solver/stage-result.js';
@@ -44,7 +44,7 @@ export async function exportOutputs(
     return image;
   };
   let reported: AssembledImage | undefined;
-  const names = request.tags.map((t) => formatReference(parseReference(t)));
+  const names = normalizedNames(request.tags);
 
   for (const output of exportOrder(request.outputs)) {
     // An interrupted build writes nothing: the caller discards what is staged.
@@ -63,6 +63,14 @@ export async function exportOutputs(
   };
 }
 
+/**
+ * Image names in Docker's normalized form, each once: `-t app -t docker.io/library/app` name one
+ * image once, as in Docker's RepoTags.
+ */
+function normalizedNames(names: string[]): string[] {
+  return [...new Set(names.map((n) => formatReference(parseReference(n))))];
+}
+
 async function exportOne(
   output: OutputSpec,
   image: AssembledImage,
@@ -71,8 +79,7 @@ async function exportOne(
   ctx: ExportContext,
 ): Promise<void> {
   if (output.type === 'image' && output.push) {
-    const names = output.names.map((n) => formatReference(parseReference(n)));
-    await pushImage(image, names, ctx);
+    await pushImage(image, normalizedNames(output.names), ctx);
     return;
   }
   const id = `export-${output.type}-${'dest' in output ? output.dest : output.names.join(',')}`;
@@ -84,8 +91,9 @@ async function exportOne(
       await writeOci(image, output, ctx);
       break;
     case 'docker': {
-      const tags = (output.names.length > 0 ? output.names : request.tags).map((n) =>
-        formatReference(parseReference(n)),
+      // docker save writes the short names (`app:1`, `user/app:1`), which docker load expects.
+      const tags = normalizedNames(output.names.length > 0 ? output.names : request.tags).map((n) =>
+        familiarName(parseReference(n)),
       );
       const compressed = (output.compression?.compression ?? 'none') !== 'none';
       await writeDocker(image, tags, { dest: output.dest, compressed }, ctx);

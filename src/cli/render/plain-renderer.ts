@@ -47,10 +47,13 @@ export function plainRenderer(out: NodeJS.WritableStream): (event: KilnEvent) =>
         out.write(`ERROR: ${formatLocation(event)}${event.message}\n`);
         if (event.hint) out.write(`  hint: ${event.hint}\n`);
         break;
-      case 'result':
-        if (event.digest) out.write(`writing image ${event.digest} done\n`);
+      case 'result': {
+        // Docker names the image by its ID, the config digest (what --iidfile holds).
+        const id = event.config_digest ?? event.digest;
+        if (event.digest && id) out.write(`writing image ${id} done\n`);
         for (const name of event.names) out.write(`naming to ${name} done\n`);
         break;
+      }
     }
   };
 }

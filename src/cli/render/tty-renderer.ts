@@ -75,7 +75,7 @@ export function ttyRenderer(out: NodeJS.WriteStream): {
     } else if (event.type === 'warning') {
       messages.push(`WARNING: ${event.message}`);
     } else if (event.type === 'result' && event.digest) {
-      messages.push(`writing image ${event.digest} done`);
+      messages.push(`writing image ${event.config_digest ?? event.digest} done`);
     }
     schedule();
   };
