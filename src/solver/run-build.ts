@@ -8,6 +8,7 @@ import {
 } from '../cache/auto-prune.js';
 import { BlobStore } from '../cache/blob-store.js';
 import { ensureCacheDir } from '../cache/ensure-cache-dir.js';
+import { checkIdMapping } from '../cache/id-mapping.js';
 import { RecordStore } from '../cache/record-store.js';
 import { BuildError, InputError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -56,6 +57,8 @@ export async function runBuild(
   const readsStdin = request.contextFromStdin || request.dockerfileFromStdin;
   if (readsStdin && !options.canExecute) throw new SandboxNeeded('reading stdin');
   await ensureCacheDir(request.cacheDir);
+  // Only the process that runs steps reads snapshots' owners; the cached-first one does not.
+  if (options.canExecute) await checkIdMapping(request.cacheDir);
   if (!request.contextFromStdin) {
     return buildWith(request, await readDockerfile(request), bus, signal, options);
   }
