@@ -13,7 +13,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { lutimes, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lutimes, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
@@ -68,6 +68,7 @@ async function makeStubs(before: string, spec: RunSpec): Promise<void> {
       })),
     );
   }
+  if (spec.script !== undefined) await writeScript(before, devHit?.stat.isDirectory(), spec.script);
 
   const etc = await stack.lstat('/etc');
   if (etc === undefined) await mkdir(path.join(before, 'etc'), { mode: 0o755 });
@@ -91,6 +92,30 @@ async function makeStubs(before: string, spec: RunSpec): Promise<void> {
     const secs = (ns: bigint) => Number(ns) / 1e9;
     await lutimes(path.join(before, 'etc'), secs(image.stat.atimeNs), secs(image.stat.mtimeNs));
   }
+}
+
+/**
+ * The heredoc script at /dev/pipes/<name>, which is never diffed (/dev is ignored). Without a
+ * mount it cannot be made read-only: a step running as root could change it, to no effect.
+ */
+async function writeScript(
+  before: string,
+  devWasDir: boolean | undefined,
+  script: NonNullable<RunSpec['script']>,
+): Promise<void> {
+  if (devWasDir === false) {
+    throw new BuildError(
+      'RUN_HEREDOC_NO_DEV',
+      'a RUN heredoc script runs from /dev/pipes, but /dev in this image is not a directory',
+    );
+  }
+  const dir = path.join(before, 'dev', 'pipes');
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const file = path.join(dir, script.name);
+  // The "before" tree may hard-link layer files: replace, never write through.
+  await rm(file, { force: true });
+  await writeFile(file, script.data, { mode: 0o755 });
+  await chmod(file, 0o755);
 }
 
 /** Resolves the working directory inside the root, creating it (0755, root) when missing. */
