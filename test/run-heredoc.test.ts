@@ -10,11 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeLayer } from './isolation-support.js';
+import { runCommand } from './support/command.js';
 import { memberContent, readCaseImage } from './support/case-image.js';
 import { pushFixture } from './support/images.js';
-import { jsonEvents, runKiln } from './support/kiln.js';
+import { jsonEvents, runKiln, runKilnAs } from './support/kiln.js';
 import { readMergedRootfs } from './support/oci-tools.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
+import { ensureTestUser, type TestUser } from './support/users.js';
 
 describe('RUN with a heredoc', () => {
   let registry: TestRegistry;
@@ -22,21 +24,24 @@ describe('RUN with a heredoc', () => {
   let work: string;
   let counter = 0;
 
-  async function build(dockerfile: string) {
+  async function build(dockerfile: string, as?: TestUser) {
     const n = ++counter;
-    const ctx = join(work, `ctx-${n}`);
+    const dir = join(work, `build-${n}`);
+    const ctx = join(dir, 'ctx');
     await mkdir(ctx, { recursive: true });
     await writeFile(join(ctx, 'Dockerfile'), dockerfile);
-    const layout = join(work, `layout-${n}`);
-    const res = await runKiln([
+    const layout = join(dir, 'layout');
+    if (as) await runCommand('chown', ['-R', `${as.uid}:${as.gid}`, dir]);
+    const args = [
       'build',
       '--progress=json',
       '--cache-dir',
-      join(work, `cache-${n}`),
+      join(dir, 'cache'),
       '-o',
       `type=oci,dest=${layout},tar=false`,
       ctx,
-    ]);
+    ];
+    const res = as ? await runKilnAs(as, args) : await runKiln(args);
     return { ...res, layout };
   }
 
@@ -80,8 +85,10 @@ EOF
     );
   });
 
-  it('gives the script a read-only executable file at /dev/pipes/NAME as $0', async () => {
-    const res = await build(`FROM ${base}
+  for (const rootless of [false, true]) {
+    it(`gives the script a read-only executable file at /dev/pipes/NAME as $0${rootless ? ', rootless' : ''}`, async () => {
+      const res = await build(
+        `FROM ${base}
 RUN <<'SCRIPT'
 #!/bin/sh
 {
@@ -91,17 +98,20 @@ RUN <<'SCRIPT'
   if touch /dev/pipes/other 2>/dev/null; then echo dir-writable; fi
 } > /seen
 SCRIPT
-`);
-    assert.equal(res.code, 0, res.stderr);
-    const image = await readCaseImage(res.layout);
-    const layer = await describeLayer(image.layerBlobs.at(-1) as string);
-    assert.deepEqual(
-      layer.map((e) => e.path),
-      ['/seen'],
-    );
-    const seen = await memberContent(image.layerBlobs.at(-1) as string, layer[0]?.rawName ?? '');
-    assert.equal(seen.toString(), '/dev/pipes/SCRIPT\nexecutable\n');
-  });
+`,
+        rootless ? await ensureTestUser() : undefined,
+      );
+      assert.equal(res.code, 0, res.stderr);
+      const image = await readCaseImage(res.layout);
+      const layer = await describeLayer(image.layerBlobs.at(-1) as string);
+      assert.deepEqual(
+        layer.map((e) => e.path),
+        ['/seen'],
+      );
+      const seen = await memberContent(image.layerBlobs.at(-1) as string, layer[0]?.rawName ?? '');
+      assert.equal(seen.toString(), '/dev/pipes/SCRIPT\nexecutable\n');
+    });
+  }
 
   it('leaves #! to the shell when the heredoc is not the whole command', async () => {
     const res = await build(`FROM ${base}

@@ -84,6 +84,18 @@ function scriptLines(m: string, script: NonNullable<StepScriptInput['script']>):
   ];
 }
 
+/**
+ * The generated /etc files are bound read-only, nosuid, nodev and noexec, as BuildKit binds
+ * them: a step cannot write them (its writes would be lost with the mount) and cannot remove or
+ * rename them (EBUSY), so neither their content nor a whiteout for them can reach the layer.
+ */
+function readOnlyBind(file: string, target: string): string[] {
+  return [
+    `/usr/bin/mount --bind ${shellQuote(file)} ${target}`,
+    `/usr/bin/mount -o remount,bind,ro,nosuid,nodev,noexec ${target}`,
+  ];
+}
+
 /** Keeps only well-formed K=V entries, last one of a name winning. */
 export function cleanEnv(env: string[]): string[] {
   const byName = new Map<string, string>();
@@ -118,10 +130,8 @@ export function buildStepScript(s: StepScriptInput): string {
     const bind = `/usr/bin/mount --rbind -o ro /sys ${m}/sys`;
     lines.push(s.newNetwork ? `${sysfs} || ${bind}` : `${bind} || ${sysfs}`);
   }
-  if (s.mount.hosts) lines.push(`/usr/bin/mount --bind ${q(s.hostsFile)} ${m}/etc/hosts`);
-  if (s.mount.resolvConf) {
-    lines.push(`/usr/bin/mount --bind ${q(s.resolvConfFile)} ${m}/etc/resolv.conf`);
-  }
+  if (s.mount.hosts) lines.push(...readOnlyBind(s.hostsFile, `${m}/etc/hosts`));
+  if (s.mount.resolvConf) lines.push(...readOnlyBind(s.resolvConfFile, `${m}/etc/resolv.conf`));
   lines.push(...(s.mountLines ?? []));
   // sethostname(2) through the hostname tool: the /proc/sys file belongs to the initial user
   // namespace's root, which a rootless sandbox cannot write even for its own uts namespace.
