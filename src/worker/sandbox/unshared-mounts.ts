@@ -17,7 +17,6 @@ import type { BigIntStats } from 'node:fs';
 import {
   chmod,
   chown,
-  link,
   lutimes,
   mkdir,
   mkdtemp,
