@@ -138,10 +138,7 @@ export class HttpClient {
       throw new TypeError(`unsupported URL scheme ${url.protocol} (http and https only)`);
     }
     const proxy = proxyFor(url, this.options.proxyEnv ?? process.env);
-    const [lib, agent] = await Promise.all([
-      load(proxy && url.protocol === 'http:' ? 'http:' : url.protocol),
-      this.agent(url, proxy),
-    ]);
+    const [lib, agent] = await Promise.all([load(url.protocol), this.agent(url, proxy)]);
     const payload = typeof body === 'string' ? Buffer.from(body) : body;
     if (Buffer.isBuffer(payload) && headers['content-length'] === undefined) {
       headers = { ...headers, 'content-length': String(payload.length) };
