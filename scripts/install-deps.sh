@@ -21,6 +21,8 @@ PACKAGES=(
 )
 # openssh-client     ssh-agent, ssh-add and ssh-keygen for the RUN --mount=type=ssh tests
 PACKAGES+=(openssh-client)
+# tinyproxy          a real HTTP proxy (absolute-form and CONNECT) for the proxy tests
+PACKAGES+=(tinyproxy)
 
 # shellcheck source=lib/apt-install.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-install.sh"

@@ -32,6 +32,11 @@ export interface RunOp {
   network: NetworkMode;
   /** RUN --mount, absent when there are none (so plain RUN keys stay as they were). */
   mounts?: RunMount[];
+  /**
+   * `RUN <<EOF` whose body starts with `#!`: the body, mounted read-only and executable at
+   * /dev/pipes/<name> for the step (argv runs that path), never in the layer.
+   */
+  heredocScript?: { name: string; content: string };
 }
 
 /**

@@ -6,7 +6,8 @@
  *
  * Failures below HTTP reject with NetworkError: the system's code for connection and TLS errors,
  * HTTP_CONNECT_TIMEOUT, HTTP_HEADERS_TIMEOUT or HTTP_BODY_TIMEOUT for silence. An error of the
- * request's own body stream rejects as it is. Environment proxies are not used, as before.
+ * request's own body stream rejects as it is. HTTP_PROXY, HTTPS_PROXY and NO_PROXY are honoured
+ * as Go's transport honours them (proxy-env.ts), through proxy-agent.ts.
  *
  * node:http and node:https load on the first request that needs them, so a process that makes no
  * request (or only plain ones to a loopback registry) does not pay for TLS at start.
@@ -16,6 +17,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { NetworkError } from '../errors.js';
 import { onAbort } from '../on-abort.js';
+import { proxyAddress, proxyAuthorization, tunnelAgent } from './proxy-agent.js';
+import { type ProxyEnv, proxyFor } from './proxy-env.js';
 import { ResponseBody } from './response-body.js';
 
 export interface TlsOptions {
@@ -37,6 +40,8 @@ export interface HttpClientOptions {
   headersTimeoutMs?: number;
   /** Milliseconds the server may stay silent while the body is being read. */
   bodyTimeoutMs?: number;
+  /** Where the proxy variables are read; the process environment by default. */
+  proxyEnv?: ProxyEnv;
 }
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -133,7 +138,8 @@ export class HttpClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new TypeError(`unsupported URL scheme ${url.protocol} (http and https only)`);
     }
-    const [lib, agent] = await Promise.all([load(url.protocol), this.agent(url)]);
+    const proxy = proxyFor(url, this.options.proxyEnv ?? process.env);
+    const [lib, agent] = await Promise.all([load(url.protocol), this.agent(url, proxy)]);
     const payload = typeof body === 'string' ? Buffer.from(body) : body;
     if (Buffer.isBuffer(payload) && headers['content-length'] === undefined) {
       headers = { ...headers, 'content-length': String(payload.length) };
@@ -143,22 +149,28 @@ export class HttpClient {
       headers: req.headersTimeoutMs ?? this.options.headersTimeoutMs ?? DEFAULT_TIMEOUT_MS,
       body: req.bodyTimeoutMs ?? this.options.bodyTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     };
-    return exchange(
-      lib.request(url, { method, headers, agent }),
-      url,
-      payload,
-      timeouts,
-      req.signal,
-    );
+    // Plain HTTP through a proxy: the request goes to the proxy with the whole URL as its path.
+    const request =
+      proxy && url.protocol === 'http:'
+        ? lib.request({
+            ...proxyAddress(proxy),
+            method,
+            path: url.href,
+            headers: { host: url.host, ...headers, ...proxyAuthorization(proxy) },
+            agent,
+          })
+        : lib.request(url, { method, headers, agent });
+    return exchange(request, url, payload, timeouts, req.signal);
   }
 
-  private agent(url: URL): Promise<http.Agent> {
-    const key = url.protocol === 'https:' ? `https://${url.host}` : 'http:';
+  private agent(url: URL, proxy: URL | undefined): Promise<http.Agent> {
+    const via = proxy ? ` via ${proxy.href}` : '';
+    const key = url.protocol === 'https:' ? `https://${url.host}${via}` : `http:${via}`;
     let found = this.agents.get(key);
     if (!found) {
       found =
         url.protocol === 'https:'
-          ? this.httpsAgent(url.host)
+          ? this.httpsAgent(url.host, proxy)
           : load('http:').then((lib) => new lib.Agent({ keepAlive: true }));
       this.agents.set(key, found);
       found.catch(() => this.agents.delete(key));
@@ -166,8 +178,12 @@ export class HttpClient {
     return found;
   }
 
-  private async httpsAgent(host: string): Promise<http.Agent> {
-    const [https, tls] = await Promise.all([import('node:https'), import('node:tls')]);
+  private async httpsAgent(host: string, proxy: URL | undefined): Promise<http.Agent> {
+    const [http, https, tls] = await Promise.all([
+      import('node:http'),
+      import('node:https'),
+      import('node:tls'),
+    ]);
     const settings = (await this.options.tls?.(host)) ?? {};
     // One secure context per host: passing `ca` per connection would parse the whole system
     // bundle again for every new socket.
@@ -175,11 +191,14 @@ export class HttpClient {
       ...(settings.ca ? { ca: settings.ca } : {}),
       ...(settings.cert ? { cert: settings.cert, key: settings.key } : {}),
     });
-    return new https.Agent({
+    const options = {
       keepAlive: true,
       secureContext,
       rejectUnauthorized: settings.rejectUnauthorized ?? true,
-    });
+    };
+    if (proxy === undefined) return new https.Agent(options);
+    const connectTimeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    return tunnelAgent({ http, https, tls }, proxy, options, connectTimeout);
   }
 }
 

@@ -228,10 +228,14 @@ export class RegistryClient {
     body.on('data', (chunk: Buffer) => {
       written += chunk.length;
     });
+    const out = fs.createWriteStream(temp, { flags: 'wx' });
     try {
-      await pipeline(body, fs.createWriteStream(temp, { flags: 'wx' }));
+      await pipeline(body, out);
       await fs.promises.rename(temp, file);
     } catch (err) {
+      // A body that fails at once can end the pipeline before the file is even open; the
+      // stream still opens (creating the file) and then closes, so wait for that before rm.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await fs.promises.rm(temp, { force: true });
       throw err;
     }

@@ -55,6 +55,9 @@ export async function executeRun(
       scratchDir: ctx.scratchDir,
       signal: ctx.signal,
       ...(mounts === undefined ? {} : { mounts: mounts.mounts, secretEnv: mounts.secretEnv }),
+      ...(op.heredocScript === undefined
+        ? {}
+        : { script: { name: op.heredocScript.name, data: Buffer.from(op.heredocScript.content) } }),
       onOutput: (stream, chunk) =>
         ctx.bus.emit({ type: 'log', id: ctx.vertexId, stream, data: chunk.toString('utf8') }),
     });

@@ -7,6 +7,7 @@ import type { CacheMountStore } from '../worker/mounts/cache-mount-store.js';
 import { copyContextSource } from '../worker/mounts/context-copy.js';
 import { type AgentProxy, startAgentProxy } from '../worker/mounts/ssh-agent-proxy.js';
 import type { SecretEnv, StepMount } from '../worker/sandbox/step-mounts.js';
+import { activeIsolation } from '../worker/sandbox/userns.js';
 import type { XattrPrefix } from '../worker/snapshot/entry-from-stat.js';
 import { LayerStack } from '../worker/snapshot/layer-stack.js';
 import { mountMerged, unmount } from '../worker/snapshot/mount-merged.js';
@@ -111,7 +112,10 @@ async function prepareOne(
       return;
     }
     case 'cache': {
-      const lease = await env.cacheMounts.acquire({ ...m, signal });
+      // Without mounts the directory is moved into the step's root (unshared-mounts.ts): only
+      // one step can have it at a time.
+      const sharing = activeIsolation() === 'none' ? 'locked' : m.sharing;
+      const lease = await env.cacheMounts.acquire({ ...m, sharing, signal });
       releases.push(() => lease.release());
       if (lease.created && m.from !== undefined) await seedCache(m.from, m.source, lease.dir, env);
       out.mounts.push(

@@ -44,4 +44,25 @@ describe('RUN with heredocs', () => {
     ]);
     assert.deepEqual(second, ['/bin/sh', '-c', 'true'], 'the next instruction is not swallowed');
   });
+
+  it('runs a whole-command heredoc starting with #! as a script file at /dev/pipes', async () => {
+    const p = await plan('FROM base\nRUN <<-"PY"\n#!/usr/bin/python3\n\tprint($HOME)\nPY\n');
+    const vertex = p.stages[p.target]!.vertices[0]!;
+    const op = vertex.op as RunOp;
+    assert.deepEqual(op.argv, ['/bin/sh', '-c', '/dev/pipes/PY']);
+    assert.deepEqual(op.heredocScript, {
+      name: 'PY',
+      content: '#!/usr/bin/python3\nprint($HOME)\n',
+    });
+    assert.equal(vertex.createdBy, 'RUN /bin/sh -c /dev/pipes/PY # buildkit');
+    assert.match(vertex.name, /RUN <<-"PY" \(#!\/usr\/bin\/python3\.\.\.\)$/);
+  });
+
+  it('names a heredoc step after its command line, not the body', async () => {
+    const p = await plan('FROM base\nRUN <<EOF\necho one\nEOF\nRUN cat <<EOF >/x\nbody\nEOF\n');
+    const [first, second] = p.stages[p.target]!.vertices;
+    assert.match(first!.name, /RUN <<EOF \(echo one\)$/);
+    assert.equal((first!.op as RunOp).heredocScript, undefined, 'no shebang: no script file');
+    assert.match(second!.name, /RUN cat <<EOF >\/x$/);
+  });
 });

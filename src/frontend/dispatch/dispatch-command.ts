@@ -22,6 +22,7 @@ import {
 } from './dispatch-config.js';
 import { dispatchArg, dispatchCopy, dispatchRun, dispatchWorkdir } from './dispatch-fs.js';
 import { type Expander, expanderFor } from './expand.js';
+import { runHeredoc } from './run-heredoc.js';
 import { runMounts } from './run-mounts.js';
 import type { StageState } from './stage-state.js';
 
@@ -131,36 +132,19 @@ function dispatchRunCommand(
       flagAt(cmd.location, 'security'),
     );
   }
-  let args = cmd.command.cmdLine;
-  const files = cmd.command.files;
-  if (files.length > 0) {
-    // `RUN <<EOF` alone: the heredoc is the script, run by the stage's shell.
-    const only = files[0]!;
-    const marker = /^\s*[0-9]?<<-?\s*["']?[^"'\s]+["']?\s*$/;
-    if (!cmd.command.prependShell) {
-      throw new DockerfileError(
-        'RUN_HEREDOC_EXEC_FORM',
-        'RUN in exec form cannot take a heredoc',
-        location,
-      );
-    }
-    if (files.length === 1 && marker.test(args.join(' '))) {
-      args = [only.chomp ? chompHeredocContent(only.data) : only.data];
-    } else {
-      // A heredoc inside a longer command: the bodies go back after the command line, as they
-      // stood in the Dockerfile, and the shell reads them itself (with its own <<- and quoting
-      // rules), as BuildKit does.
-      args = [[args.join(' '), ...files.map((f) => f.data + f.name)].join('\n')];
-    }
-  }
+  const heredoc = cmd.command.files.length > 0 ? runHeredoc(cmd.command, location) : undefined;
+  const written = cmd.command.cmdLine;
   dispatchRun(
     state,
     {
-      args,
+      args: heredoc?.args ?? written,
       json: !cmd.command.prependShell,
+      ...(heredoc === undefined
+        ? {}
+        : { shown: written.join(' ') + (heredoc.summary ? ` (${heredoc.summary})` : '') }),
+      ...(heredoc?.script === undefined ? {} : { script: heredoc.script }),
       ...(cmd.network === undefined ? {} : { network: cmd.network }),
       proxyArgs: ctx.proxyArgs,
-      heredocs: [],
       mounts: runMounts(state, expanderFor(state, ctx.escape, location), cmd.mounts, ctx, (i) =>
         flagAt(cmd.location, 'mount', i),
       ),

@@ -22,7 +22,10 @@ export interface RunInput {
   network?: NetworkMode;
   /** Proxy build args given on the command line: in the environment, never in keys or history. */
   proxyArgs: Map<string, string>;
-  heredocs: { name: string; content: string }[];
+  /** The step's name when it is not the command (a heredoc's command line and summary). */
+  shown?: string;
+  /** A heredoc script to mount in the step and run (see run-heredoc.ts). */
+  script?: { name: string; content: string };
   mounts: RunMount[];
 }
 
@@ -70,11 +73,12 @@ export function dispatchRun(state: StageState, input: RunInput, location: Source
         user: state.config.User ?? '',
         network: input.network ?? 'default',
         ...(input.mounts.length > 0 ? { mounts: input.mounts } : {}),
+        ...(input.script === undefined ? {} : { heredocScript: input.script }),
       },
       createdBy: `RUN ${prefix}${shown} # buildkit`,
       location,
     },
-    `RUN ${input.json ? JSON.stringify(input.args) : input.args.join(' ')}`,
+    `RUN ${input.shown ?? (input.json ? JSON.stringify(input.args) : input.args.join(' '))}`,
     location,
   );
 }

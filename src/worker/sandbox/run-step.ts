@@ -49,6 +49,8 @@ export interface RunSpec {
   scratchDir?: string;
   /** RUN --mount mounts. */
   mounts?: StepMount[];
+  /** A heredoc script, shown read-only and executable at /dev/pipes/<name>. */
+  script?: { name: string; data: Buffer };
   /** Secret environment variables; their values reach the command only through a pipe. */
   secretEnv?: SecretEnv[];
 }
@@ -176,6 +178,7 @@ async function runInScratch(spec: RunSpec, scratch: string): Promise<RunResult> 
   }
 
   const script = buildStepScript({
+    ...(await writeScript(spec, scratch, plan.mount.dev)),
     baseDir: base,
     lowerDirs: lowerRel,
     upperDir: rel[topFirst.length] as string,
@@ -199,6 +202,24 @@ async function runInScratch(spec: RunSpec, scratch: string): Promise<RunResult> 
 
   const result = await spawnStep(script, spec, extra.fdData);
   return { ...result, createdMountpoints: [...plan.created, ...extra.created] };
+}
+
+/** Writes the heredoc script where the step script copies it from. */
+async function writeScript(
+  spec: RunSpec,
+  scratch: string,
+  devMountable: boolean,
+): Promise<{ script?: { name: string; hostPath: string; size: number } }> {
+  if (spec.script === undefined) return {};
+  if (!devMountable) {
+    throw new BuildError(
+      'RUN_HEREDOC_NO_DEV',
+      'a RUN heredoc script runs from /dev/pipes, but /dev in this image is not a directory',
+    );
+  }
+  const hostPath = path.join(scratch, 'heredoc-script');
+  await writeFile(hostPath, spec.script.data, { mode: 0o755 });
+  return { script: { name: spec.script.name, hostPath, size: spec.script.data.length } };
 }
 
 function spawnStep(

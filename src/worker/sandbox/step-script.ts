@@ -26,6 +26,8 @@ export interface StepScriptInput {
   gid: number;
   additionalGids: number[];
   argv: string[];
+  /** A heredoc script to show read-only at /dev/pipes/<name> (a file kiln wrote on the host). */
+  script?: { name: string; hostPath: string; size: number };
   /** sh lines for the RUN --mount mounts, run once the root is complete. */
   mountLines?: string[];
   /** Extra `env -i` words left for sh to expand (secret variables, never in the script text). */
@@ -65,6 +67,35 @@ function devLines(m: string): string[] {
   return lines;
 }
 
+/**
+ * A heredoc script gets a tmpfs of its own under the step's /dev tmpfs, made read-only once
+ * the file is in: the command can run it but not change it, and nothing of it is in the layer.
+ */
+function scriptLines(m: string, script: NonNullable<StepScriptInput['script']>): string[] {
+  const dir = `${m}/dev/pipes`;
+  const file = `${dir}/${shellQuote(script.name)}`;
+  const size = script.size + 65536;
+  return [
+    `/usr/bin/mkdir -p -m 0755 ${dir}`,
+    `/usr/bin/mount -t tmpfs -o nosuid,nodev,mode=0755,size=${size} tmpfs ${dir}`,
+    `/usr/bin/cp ${shellQuote(script.hostPath)} ${file}`,
+    `/usr/bin/chmod 0755 ${file}`,
+    `/usr/bin/mount -o remount,ro,nosuid,nodev ${dir}`,
+  ];
+}
+
+/**
+ * The generated /etc files are bound read-only, nosuid, nodev and noexec, as BuildKit binds
+ * them: a step cannot write them (its writes would be lost with the mount) and cannot remove or
+ * rename them (EBUSY), so neither their content nor a whiteout for them can reach the layer.
+ */
+function readOnlyBind(file: string, target: string): string[] {
+  return [
+    `/usr/bin/mount --bind ${shellQuote(file)} ${target}`,
+    `/usr/bin/mount -o remount,bind,ro,nosuid,nodev,noexec ${target}`,
+  ];
+}
+
 /** Keeps only well-formed K=V entries, last one of a name winning. */
 export function cleanEnv(env: string[]): string[] {
   const byName = new Map<string, string>();
@@ -91,6 +122,7 @@ export function buildStepScript(s: StepScriptInput): string {
   lines.push(`/usr/bin/mount -t overlay overlay -o ${q(opts)} ${m}`);
   if (s.mount.proc) lines.push(`/usr/bin/mount -t proc -o nosuid,nodev,noexec proc ${m}/proc`);
   if (s.mount.dev) lines.push(...devLines(m));
+  if (s.script !== undefined) lines.push(...scriptLines(m, s.script));
   if (s.mount.sys) {
     // sysfs can only be mounted by the owner of the network namespace; with the host's network,
     // a read-only recursive bind of the host's /sys is what rootless runtimes use.
@@ -98,10 +130,8 @@ export function buildStepScript(s: StepScriptInput): string {
     const bind = `/usr/bin/mount --rbind -o ro /sys ${m}/sys`;
     lines.push(s.newNetwork ? `${sysfs} || ${bind}` : `${bind} || ${sysfs}`);
   }
-  if (s.mount.hosts) lines.push(`/usr/bin/mount --bind ${q(s.hostsFile)} ${m}/etc/hosts`);
-  if (s.mount.resolvConf) {
-    lines.push(`/usr/bin/mount --bind ${q(s.resolvConfFile)} ${m}/etc/resolv.conf`);
-  }
+  if (s.mount.hosts) lines.push(...readOnlyBind(s.hostsFile, `${m}/etc/hosts`));
+  if (s.mount.resolvConf) lines.push(...readOnlyBind(s.resolvConfFile, `${m}/etc/resolv.conf`));
   lines.push(...(s.mountLines ?? []));
   // sethostname(2) through the hostname tool: the /proc/sys file belongs to the initial user
   // namespace's root, which a rootless sandbox cannot write even for its own uts namespace.

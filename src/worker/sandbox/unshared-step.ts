@@ -7,13 +7,15 @@
  *
  * What it cannot give, stated plainly: there is no /proc in the step (proc cannot be mounted),
  * /dev holds only the nodes mknod could make, the step shares the container's network, pids and
- * hostname, RUN --mount and --network=none are refused, and a process the step leaves running
- * is killed only through its process group. A step running as root keeps CAP_SYS_CHROOT and can
- * leave a chroot, so the container, not kiln, is the boundary here, as it is for kaniko.
+ * hostname, --network=none is refused, RUN --mount is emulated by moving and copying content in
+ * and out of the root (see unshared-mounts.ts for its limits), and a process the step leaves
+ * running is killed only through its process group. A step running as root keeps
+ * CAP_SYS_CHROOT and can leave a chroot, so the container, not kiln, is the boundary here, as it
+ * is for kaniko.
  */
 
 import { spawn } from 'node:child_process';
-import { lutimes, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lutimes, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BuildError } from '../../errors.js';
@@ -23,8 +25,8 @@ import { CopiedRoot } from '../snapshot/copied-root.js';
 import { LayerStack, pathComponents } from '../snapshot/layer-stack.js';
 import type { RunResult, RunSpec } from './run-step.js';
 import { cleanEnv } from './step-script.js';
+import { placeUnsharedMounts } from './unshared-mounts.js';
 
-const ENV = '/usr/bin/env';
 const SETPRIV = '/usr/bin/setpriv';
 /** nsenter with --root and --wd but no namespace does fchdir+chroot(".") and nothing else. */
 const NSENTER = '/usr/bin/nsenter';
@@ -69,6 +71,7 @@ async function makeStubs(before: string, spec: RunSpec): Promise<void> {
       })),
     );
   }
+  if (spec.script !== undefined) await writeScript(before, devHit?.stat.isDirectory(), spec.script);
 
   const etc = await stack.lstat('/etc');
   if (etc === undefined) await mkdir(path.join(before, 'etc'), { mode: 0o755 });
@@ -94,6 +97,30 @@ async function makeStubs(before: string, spec: RunSpec): Promise<void> {
   }
 }
 
+/**
+ * The heredoc script at /dev/pipes/<name>, which is never diffed (/dev is ignored). Without a
+ * mount it cannot be made read-only: a step running as root could change it, to no effect.
+ */
+async function writeScript(
+  before: string,
+  devWasDir: boolean | undefined,
+  script: NonNullable<RunSpec['script']>,
+): Promise<void> {
+  if (devWasDir === false) {
+    throw new BuildError(
+      'RUN_HEREDOC_NO_DEV',
+      'a RUN heredoc script runs from /dev/pipes, but /dev in this image is not a directory',
+    );
+  }
+  const dir = path.join(before, 'dev', 'pipes');
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const file = path.join(dir, script.name);
+  // The "before" tree may hard-link layer files: replace, never write through.
+  await rm(file, { force: true });
+  await writeFile(file, script.data, { mode: 0o755 });
+  await chmod(file, 0o755);
+}
+
 /** Resolves the working directory inside the root, creating it (0755, root) when missing. */
 async function ensureWorkDir(root: string, spec: RunSpec): Promise<string> {
   const stack = new LayerStack([root], spec.xattrPrefix);
@@ -114,11 +141,6 @@ async function ensureWorkDir(root: string, spec: RunSpec): Promise<string> {
 }
 
 function checkSupported(spec: RunSpec): void {
-  if ((spec.mounts?.length ?? 0) > 0 || (spec.secretEnv?.length ?? 0) > 0) {
-    throw new BuildError('RUN_MOUNT_NEEDS_NAMESPACES', 'RUN --mount needs mounts', {
-      hint: 'isolation none cannot mount; use --isolation userns or chroot',
-    });
-  }
   if (spec.network === 'none') {
     throw new BuildError(
       'RUN_NETWORK_NEEDS_NAMESPACES',
@@ -142,8 +164,20 @@ export async function runStepUnshared(spec: RunSpec): Promise<RunResult> {
     { prepare: (before) => makeStubs(before, spec) },
   );
   try {
-    const wd = await ensureWorkDir(tree.root, spec);
-    const result = await spawnChrooted(tree.root, wd, spec);
+    const placed = await placeUnsharedMounts(
+      tree.root,
+      spec.scratchDir ?? os.tmpdir(),
+      spec.mounts ?? [],
+      spec.secretEnv ?? [],
+      spec.xattrPrefix,
+    );
+    let result: Omit<RunResult, 'createdMountpoints'>;
+    try {
+      const wd = await ensureWorkDir(tree.root, spec);
+      result = await spawnChrooted(tree.root, wd, spec, placed.env);
+    } finally {
+      await placed.undo();
+    }
     if (result.exitCode === 0 && result.signal === undefined) {
       await tree.commit(spec.upperDir, IGNORED);
     }
@@ -157,16 +191,15 @@ function spawnChrooted(
   root: string,
   wd: string,
   spec: RunSpec,
+  secretEnv: string[],
 ): Promise<Omit<RunResult, 'createdMountpoints'>> {
-  const env = cleanEnv(spec.env);
+  const env = cleanEnv([...spec.env, ...secretEnv]);
   if (!env.some((kv) => kv.startsWith('PATH='))) env.unshift(`PATH=${DEFAULT_PATH}`);
   const groups =
     spec.additionalGids.length > 0 ? `--groups=${spec.additionalGids.join(',')}` : '--clear-groups';
+  // The environment goes to setpriv as its own, never as words of a command line, where any
+  // process could read a secret variable.
   const argv = [
-    '-i',
-    '--',
-    ...env,
-    SETPRIV,
     `--regid=${spec.gid}`,
     groups,
     '--',
@@ -179,7 +212,13 @@ function spawnChrooted(
   ];
 
   return new Promise((resolve, reject) => {
-    const child = spawn(ENV, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(SETPRIV, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: Object.fromEntries(
+        env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      ),
+    });
     let aborted = false;
     const kill = () => {
       aborted = true;
@@ -194,7 +233,7 @@ function spawnChrooted(
     child.stderr.on('data', (c: Buffer) => spec.onOutput?.('stderr', c));
     child.on('error', (err) => {
       stopWatching();
-      reject(new BuildError('RUN_SPAWN', `cannot run ${ENV}: ${err.message}`));
+      reject(new BuildError('RUN_SPAWN', `cannot run ${SETPRIV}: ${err.message}`));
     });
     child.on('close', (code, signal) => {
       stopWatching();
