@@ -79,18 +79,15 @@ function sourceNotFound(source: string): BuildError {
   });
 }
 
-/** Lexical check: a source may not climb out of its root with '..'. */
+/**
+ * The source's components, cleaned as BuildKit joins a source to '/': '..' above the root stays
+ * at the root (`../x` is `x`).
+ */
 function sourceParts(source: string): string[] {
   const parts: string[] = [];
   for (const part of pathComponents(source)) {
     if (part !== '..') parts.push(part);
-    else if (parts.pop() === undefined) {
-      throw new InputError(
-        'COPY_OUTSIDE_CONTEXT',
-        `forbidden path outside the build context: ${source}`,
-        { subject: source },
-      );
-    }
+    else parts.pop();
   }
   return parts;
 }
