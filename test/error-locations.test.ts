@@ -4,7 +4,7 @@
  * Dockerfiles, each with the code, exit code, line and column it must report.
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { useBusyboxRegistry } from './support/busybox-registry.js';
@@ -217,12 +217,12 @@ const CASES: Case[] = [
     column: 5,
   },
   {
-    name: 'a COPY source outside the context at that source',
-    dockerfile: 'FROM BASE\nCOPY a.txt ../x /\n',
-    code: 'COPY_OUTSIDE_CONTEXT',
+    name: 'several COPY sources into a destination without a trailing / at the destination',
+    dockerfile: 'FROM BASE\nCOPY a.txt a.txt /x\n',
+    code: 'COPY_DEST_NOT_DIR',
     exit: 2,
     line: 2,
-    column: 12,
+    column: 18,
   },
   {
     name: 'a missing base image at the image, exit 1, with a hint',
@@ -309,8 +309,30 @@ describe('Dockerfile errors point at file:line:column', () => {
     );
   });
 
+  it('copies ../x as the context root x, as BuildKit does, with a warning at the source', async () => {
+    const dir = await context('FROM BASE\nCOPY ../a.txt /got.txt\n');
+    const out = join(fixture.work, `out-${n++}`);
+    const res = await runKiln([
+      'build',
+      '--progress=json',
+      '--cache-dir',
+      cache(),
+      '-o',
+      `type=local,dest=${out}`,
+      dir,
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(
+      await readFile(join(out, 'got.txt'), 'utf8'),
+      await readFile(join(dir, 'a.txt'), 'utf8'),
+    );
+    const warning = jsonEvents(res.stderr).find((e) => e.type === 'warning');
+    assert.deepEqual([warning?.line, warning?.column], [2, 6]);
+    assert.match(String(warning?.message), /\.\.\/a\.txt: '\.\.' above the context root/);
+  });
+
   it('reports the same location through kiln executor, naming --dockerfile as given', async () => {
-    const dir = await context('FROM BASE\nCOPY a.txt \\\n  ../x /\n');
+    const dir = await context('FROM BASE\nCOPY a.txt \\\n  a.txt /x\n');
     const res = await runKiln(
       [
         'executor',
@@ -326,7 +348,7 @@ describe('Dockerfile errors point at file:line:column', () => {
     const error = jsonEvents(res.stderr).find((e) => e.type === 'error');
     assert.deepEqual(
       [error?.file, error?.line, error?.column, error?.code],
-      ['Dockerfile', 3, 3, 'COPY_OUTSIDE_CONTEXT'],
+      ['Dockerfile', 3, 9, 'COPY_DEST_NOT_DIR'],
     );
   });
 });

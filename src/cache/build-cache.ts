@@ -45,11 +45,11 @@ export class BuildCache {
   ) {}
 
   /** The content digest of COPY sources in the context (see ContextHasher). */
-  async hashContext(sources: string[]): Promise<string> {
+  async hashContext(sources: string[], parents = false): Promise<string> {
     this.hasher ??= StatCache.load(this.options.cacheDir, this.options.contextDir).then(
       (statCache) => new ContextHasher(this.options.contextDir, this.options.ignore, { statCache }),
     );
-    return (await this.hasher).hash(sources);
+    return (await this.hasher).hash(sources, parents);
   }
 
   /**

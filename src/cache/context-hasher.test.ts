@@ -268,3 +268,17 @@ describe('StatCache file', () => {
     assert.deepEqual((await build(cacheDir, ctx, ['.'])).reads, []);
   });
 });
+
+describe('ContextHasher with COPY --parents', () => {
+  it('keys on the modes of the parent directories the copy recreates', async () => {
+    const ctx = await mkdtemp(join(tmpdir(), 'kiln-hash-parents-'));
+    after(() => rm(ctx, { recursive: true, force: true }));
+    await mkdir(join(ctx, 'a', 'b'), { recursive: true });
+    await writeFile(join(ctx, 'a', 'b', 'f'), 'f\n');
+    const hash = (parents: boolean) => new ContextHasher(ctx, noIgnore).hash(['a/b/f'], parents);
+    const [plain, withParents] = [await hash(false), await hash(true)];
+    await chmod(join(ctx, 'a'), 0o700);
+    assert.equal(await hash(false), plain);
+    assert.notEqual(await hash(true), withParents);
+  });
+});

@@ -54,13 +54,18 @@ export class ContextHasher {
     this.digester = options.digester ?? digestFile;
   }
 
-  async hash(sources: string[]): Promise<string> {
+  /**
+   * With `parents` (COPY --parents) the modes of each match's parent directories count too: the
+   * copy recreates them in the image.
+   */
+  async hash(sources: string[], parents = false): Promise<string> {
     const hash = createHash('sha256');
     const feed = new OrderedHashFeed(hash);
     for (const source of sources) {
       feed.add(`source\0${source}\0`);
       for (const rel of await expand(this.root, source)) {
         if (rel !== '' && this.ignore(rel)) continue;
+        if (parents) this.hashParents(rel, feed);
         // A source named directly is followed when it is a symlink; links met inside are kept.
         const full = path.join(this.root, rel);
         await this.hashEntry(rel, full, statOrUndefined(full, true), feed);
@@ -68,6 +73,15 @@ export class ContextHasher {
     }
     await feed.finish();
     return `sha256:${hash.digest('hex')}`;
+  }
+
+  private hashParents(rel: string, feed: OrderedHashFeed): void {
+    const parts = rel.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      const st = statOrUndefined(path.join(this.root, parent), false);
+      feed.add(`parent\0${parent}\0${st ? (Number(st.mode) & 0o7777).toString(8) : '-'}\0`);
+    }
   }
 
   /** Persists what the stat cache learned (a no-op without one). */

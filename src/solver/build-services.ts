@@ -138,11 +138,11 @@ export class BuildServices implements SolverServices {
     if (op.kind !== 'copy') return undefined;
     if (op.from.kind === 'context') {
       const { local, remote } = splitAddSources(op);
-      if (remote.length === 0) return this.cache.hashContext(op.sources);
+      if (remote.length === 0) return this.cache.hashContext(op.sources, op.parents);
       // The key of an ADD <url> may need the download: that is done once, inside.
       if (!this.canExecute) throw new SandboxNeeded(vertex.name);
       return {
-        ...(local.length > 0 ? { context: await this.cache.hashContext(local) } : {}),
+        ...(local.length > 0 ? { context: await this.cache.hashContext(local, op.parents) } : {}),
         remote: await this.addRemote.keyInputs(op).catch((err) => {
           throw atStep(err, vertex);
         }),

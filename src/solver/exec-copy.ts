@@ -67,6 +67,7 @@ export async function executeCopy(
       ...(chown ? { chown } : {}),
       ...(op.chmod === undefined ? {} : { chmod: op.chmod }),
       exclude: op.exclude,
+      ...(op.parents ? { parents: true } : {}),
       ...(ignore && root.kind === 'dir' ? { ignore } : {}),
       ...(inlineDir ? { inline: { dir: inlineDir, names: inlineNames } } : {}),
       ...(unpackTo === undefined

@@ -17,7 +17,12 @@ import { OutputStaging } from '../exporter/output-staging.js';
 import { type ResultFile, stageResultFiles } from '../exporter/result-file.js';
 import { planBuild } from '../frontend/dispatch/plan-build.js';
 import { parseDockerfile } from '../frontend/dockerfile/index.js';
-import { contextIgnore, findIgnoreFile } from '../frontend/ignore/index.js';
+import {
+  contextIgnore,
+  findIgnoreFile,
+  leaveOutOwnPaths,
+  ownPathsInContext,
+} from '../frontend/ignore/index.js';
 import type { Descriptor } from '../image/oci-types.js';
 import { onAbort } from '../on-abort.js';
 import type { BuildRequest } from './build-request.js';
@@ -101,7 +106,10 @@ async function buildWith(
   const blobs = new BlobStore(request.cacheDir);
   await blobs.init();
   const ignoreFile = await findIgnoreFile(request.contextDir, request.dockerfilePath);
-  const ignore = ignoreFile ? contextIgnore(ignoreFile.matcher, request.contextDir) : () => false;
+  const ignore = leaveOutOwnPaths(
+    ignoreFile ? contextIgnore(ignoreFile.matcher, request.contextDir) : () => false,
+    ownPathsInContext(request.contextDir, writtenPaths(request, options.resultFiles ?? [])),
+  );
   const records = new RecordStore(request.cacheDir, blobs);
   const services = new BuildServices(request, bus, blobs, records, ignore, options);
 
@@ -151,6 +159,16 @@ async function buildWith(
     stopWatching();
     await services.close();
   }
+}
+
+/** Everything a build writes on the host: none of it is build context (see ignore/own-paths). */
+function writtenPaths(request: BuildRequest, resultFiles: readonly ResultFile[]): string[] {
+  const paths = [request.cacheDir, ...resultFiles.map((f) => f.path)];
+  for (const output of request.outputs) {
+    if ('dest' in output && output.dest !== '-') paths.push(output.dest);
+  }
+  for (const cache of request.cacheTo) if (cache.type === 'local') paths.push(cache.dir);
+  return paths;
 }
 
 /**

@@ -1,11 +1,11 @@
 /**
  * Checks of single words that can be made while planning, so their errors point at the word in
  * the Dockerfile instead of coming up later, from a step, with no location: image references,
- * --chmod values and sources that climb out of their root. The workers check the same things
+ * and --chmod values. The workers check the same things
  * again; these only move the failure earlier and give it a place.
  */
 
-import { DockerfileError, KilnError, type SourceLocation, withLocation } from '../../errors.js';
+import { KilnError, type SourceLocation, withLocation } from '../../errors.js';
 import { parseReference } from '../../registry/reference.js';
 import { parseChmod } from '../../worker/fileops/chmod-spec.js';
 
@@ -28,18 +28,13 @@ export function checkChmod(spec: string, at: SourceLocation): void {
   located(at, () => parseChmod(spec));
 }
 
-/** A COPY/ADD source may not climb out of the context (or stage) with `..`; checked lexically. */
-export function checkInsideRoot(source: string, at: SourceLocation): void {
+/** Whether a COPY/ADD source climbs above its root with `..` (checked lexically). */
+export function climbsAboveRoot(source: string): boolean {
   let depth = 0;
   for (const part of source.split('/')) {
     if (part === '' || part === '.') continue;
     depth += part === '..' ? -1 : 1;
-    if (depth < 0) {
-      throw new DockerfileError(
-        'COPY_OUTSIDE_CONTEXT',
-        `forbidden path outside the build context: ${source}`,
-        at,
-      );
-    }
+    if (depth < 0) return true;
   }
+  return false;
 }

@@ -4,7 +4,7 @@ import type { Platform } from '../../image/oci-types.js';
 import { parseAddSource, redactUrl } from '../../worker/fileops/add-source.js';
 import { argAt, chompHeredocContent, flagAt, keywordAt } from '../dockerfile/index.js';
 import type { Command, CommandOf, InlineFile } from '../instructions/commands.js';
-import { checkChmod, checkImageReference, checkInsideRoot } from './check-words.js';
+import { checkChmod, checkImageReference, climbsAboveRoot } from './check-words.js';
 import {
   dispatchCmd,
   dispatchEntrypoint,
@@ -34,6 +34,8 @@ export interface DispatchContext {
   /** The index of an earlier stage with this name (or, with byIndex, number), if any. */
   stageIndex(name: string, byIndex?: boolean): number | undefined;
   platform: Platform;
+  /** Reports a warning about the Dockerfile (the build goes on). */
+  warn?: (warning: { message: string; file: string; line: number; column: number }) => void;
 }
 
 const MS_TO_NS = 1_000_000;
@@ -172,7 +174,22 @@ function dispatchCopyCommand(
   const sourceAt = (i: number): SourceLocation => cmd.sources.sourceLocations[i] ?? location;
   for (const [i, source] of cmd.sources.sourcePaths.entries()) {
     const expanded = x.word(source, sourceAt(i));
-    if (parseAddSource(expanded).kind === 'local') checkInsideRoot(expanded, sourceAt(i));
+    if (parseAddSource(expanded).kind === 'local' && climbsAboveRoot(expanded)) {
+      // BuildKit joins a source to '/', so '..' above the root stays at the root (moby/buildkit
+      // #2131): `COPY ../x` copies the context's `x`. The classic builder refused it.
+      ctx.warn?.({
+        message: `${expanded}: '..' above the context root stays at the root, as BuildKit reads it`,
+        ...sourceAt(i),
+      });
+    }
+  }
+  const sourceCount = cmd.sources.sourcePaths.length + cmd.sources.sourceContents.length;
+  if (sourceCount > 1 && !x.word(cmd.sources.destPath, cmd.sources.destLocation).endsWith('/')) {
+    throw new DockerfileError(
+      'COPY_DEST_NOT_DIR',
+      'When using COPY with more than one source file, the destination must be a directory and end with a /',
+      cmd.sources.destLocation,
+    );
   }
   if (cmd.chmod !== undefined) {
     const chmodAt = flagAt(cmd.location, 'chmod');

@@ -39,6 +39,7 @@ export interface PlanWarning {
   message: string;
   file?: string;
   line?: number;
+  column?: number;
 }
 
 /**
@@ -91,6 +92,7 @@ export async function planBuild(
   }
 
   const plans: StagePlan[] = [];
+  const warnings: PlanWarning[] = [];
   const finalStates = new Map<number, StageState>();
   for (const stage of stages) {
     if (!needed.has(stage.index)) continue;
@@ -108,6 +110,7 @@ export async function planBuild(
         proxyArgs: proxyArgs(options.buildArgs),
         stageIndex: (name, byIndex) => stageIndexOf(name, stages, stage.index, byIndex),
         platform: options.platform,
+        warn: (w) => warnings.push(w),
       });
     }
     checkRunnable(state, stagePlatform(base, finalStates, options.platform));
@@ -120,7 +123,7 @@ export async function planBuild(
   return {
     stages: plans,
     target,
-    warnings: unusedArgWarnings(options.buildArgs, metaArgs, stages, needed),
+    warnings: [...warnings, ...unusedArgWarnings(options.buildArgs, metaArgs, stages, needed)],
   };
 }
 

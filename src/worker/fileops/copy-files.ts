@@ -32,6 +32,11 @@ export interface CopySpec {
   fromStage?: boolean;
   chown?: Owner;
   chmod?: string;
+  /**
+   * --parents: each source keeps its parent directories (from the source root, or from a `/./`
+   * pivot written in the source) under the destination, which is then always a directory.
+   */
+  parents?: boolean;
   /** --exclude patterns, relative to each copied source. */
   exclude?: string[];
   /** The context's .dockerignore matcher (paths relative to sourceRoot); true = excluded. */
@@ -58,6 +63,8 @@ interface SourceMatch {
   stat: BigIntStats;
   /** Heredoc files are made by kiln: whoever wrote them, they belong to root. */
   inline?: boolean;
+  /** --parents: the parent directories kept under the destination, relative to sourceRoot. */
+  parents?: string[];
 }
 
 /** Where a COPY reads from, for messages. */
@@ -72,20 +79,26 @@ function sourceNotFound(source: string): BuildError {
   });
 }
 
-/** Lexical check: a source may not climb out of its root with '..'. */
+/**
+ * The source's components, cleaned as BuildKit joins a source to '/': '..' above the root stays
+ * at the root (`../x` is `x`).
+ */
 function sourceParts(source: string): string[] {
   const parts: string[] = [];
   for (const part of pathComponents(source)) {
     if (part !== '..') parts.push(part);
-    else if (parts.pop() === undefined) {
-      throw new InputError(
-        'COPY_OUTSIDE_CONTEXT',
-        `forbidden path outside the build context: ${source}`,
-        { subject: source },
-      );
-    }
+    else parts.pop();
   }
   return parts;
+}
+
+/**
+ * With --parents, how many leading components of the source are dropped: those before a `/./`
+ * pivot (`src/./app/*.json` keeps `app/`), none without one.
+ */
+function pivotDepth(source: string): number {
+  const at = source.indexOf('/./');
+  return at === -1 ? 0 : sourceParts(source.slice(0, at)).length;
 }
 
 async function expandSource(
@@ -94,6 +107,7 @@ async function expandSource(
   source: string,
 ): Promise<SourceMatch[]> {
   const parts = sourceParts(source);
+  const pivot = pivotDepth(source);
   let prefixes: string[][] = [[]];
 
   for (const part of parts) {
@@ -120,7 +134,17 @@ async function expandSource(
     if (rel !== '' && spec.ignore?.(rel) === true) continue;
     const hit = await root.stat(`/${rel}`);
     if (hit === undefined) continue;
-    matches.push({ name: prefix.at(-1) ?? '', rel, hostPath: hit.hostPath, stat: hit.stat });
+    const match: SourceMatch = {
+      name: prefix.at(-1) ?? '',
+      rel,
+      hostPath: hit.hostPath,
+      stat: hit.stat,
+    };
+    if (spec.parents === true) {
+      const kept = prefix.slice(0, -1);
+      match.parents = kept.slice(pivot).map((_, i) => kept.slice(0, pivot + i + 1).join('/'));
+    }
+    matches.push(match);
   }
   if (matches.length === 0 && !parts.some(hasWildcard)) throw sourceNotFound(source);
   return matches;
@@ -173,7 +197,10 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
   const destRaw = await spec.destStack.resolve(spec.dest);
   const destHit = await spec.destStack.lstat(destRaw);
   const destIsDir =
-    spec.dest.endsWith('/') || matches.length > 1 || destHit?.stat.isDirectory() === true;
+    spec.dest.endsWith('/') ||
+    matches.length > 1 ||
+    destHit?.stat.isDirectory() === true ||
+    spec.parents === true;
 
   for (const match of matches) {
     const exclude = new PatternList(spec.exclude ?? []);
@@ -183,6 +210,16 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
         : undefined;
     if (unpacked !== undefined) {
       await copyUnpacked(writer, unpacked, destRaw, spec);
+      continue;
+    }
+    if (match.parents !== undefined) {
+      await copyWithParents(writer, root, { ...match, parents: match.parents }, destRaw, {
+        spec,
+        exclude,
+        ownerOf,
+        modeOf,
+        devicesAsFiles: fromContext,
+      });
       continue;
     }
     if (match.stat.isDirectory()) {
@@ -211,6 +248,45 @@ export async function copyFiles(spec: CopySpec): Promise<void> {
     await writer.writeNode(match.hostPath, target, match.stat, owner, mode, fromContext);
   }
   await writer.finish();
+}
+
+/**
+ * --parents: the match goes below its parent directories in the destination. Those directories
+ * and a directory source itself are copied like directories met inside a tree (their own modes
+ * and times; owner root for context sources), as BuildKit copies them: it selects the source with
+ * an include pattern from the root (or pivot) down, so the parents are entries of the copy.
+ */
+async function copyWithParents(
+  writer: LayerWriter,
+  root: LayerStack,
+  match: SourceMatch & { parents: string[] },
+  destRaw: string,
+  ctx: TreeContext,
+): Promise<void> {
+  const metaOf = (st: BigIntStats) => ({ stat: st, owner: ctx.ownerOf(st), mode: ctx.modeOf(st) });
+  let dest = destRaw;
+  await writer.ensureParents(path.posix.join(destRaw, 'entry'));
+  for (const parent of match.parents) {
+    const hit = await root.stat(`/${parent}`);
+    if (hit === undefined) throw sourceNotFound(parent);
+    dest = path.posix.join(dest, path.posix.basename(parent));
+    await writer.ensureDir(dest, metaOf(hit.stat), true);
+  }
+  const target = path.posix.join(dest, match.name);
+  if (match.stat.isDirectory()) {
+    await writer.ensureDir(target, metaOf(match.stat), true);
+    await copyTree(writer, match.hostPath, match.rel, target, '', ctx);
+    return;
+  }
+  const mode = ctx.modeOf(match.stat);
+  await writer.writeNode(
+    match.hostPath,
+    target,
+    match.stat,
+    ctx.ownerOf(match.stat),
+    mode,
+    ctx.devicesAsFiles,
+  );
 }
 
 /**
