@@ -1,6 +1,7 @@
 import { DockerfileError, type SourceLocation } from '../../errors.js';
 import type { HealthConfig } from '../../image/oci-types.js';
 import type { Expander } from './expand.js';
+import { isSignal } from './signal-names.js';
 import { type StageState, setEnv } from './stage-state.js';
 
 /**
@@ -125,8 +126,13 @@ export function dispatchStopSignal(
   loc: SourceLocation,
 ): void {
   const value = x.word(signal);
-  if (!/^(SIG)?[A-Z0-9+-]+$|^[0-9]+$/i.test(value)) {
-    throw new DockerfileError('STOPSIGNAL_INVALID', `STOPSIGNAL: invalid signal "${value}"`, loc);
+  if (!isSignal(value)) {
+    throw new DockerfileError(
+      'STOPSIGNAL_INVALID',
+      `STOPSIGNAL: invalid signal "${value}"`,
+      loc,
+      'name a signal (SIGTERM, TERM, SIGRTMIN+3) or give its number (15)',
+    );
   }
   state.config.StopSignal = value;
   history(state, `STOPSIGNAL ${value}`);

@@ -96,6 +96,15 @@ describe('planBuild()', () => {
     assert.equal(runs(p).length, 1);
   });
 
+  it('refuses a STOPSIGNAL that names no signal, at its word', async () => {
+    await assert.rejects(plan('FROM base\nSTOPSIGNAL NOTASIG\n'), {
+      code: 'STOPSIGNAL_INVALID',
+      location: { file: 'Dockerfile', line: 2, column: 12 },
+    });
+    const p = await plan('FROM base\nARG S=SIGQUIT\nSTOPSIGNAL $S\n');
+    assert.equal(p.stages[0]!.config.config?.StopSignal, 'SIGQUIT');
+  });
+
   it('plans only the stages the target needs', async () => {
     const text =
       'FROM base AS a\nRUN a\nFROM base AS b\nRUN b\nFROM base AS c\nCOPY --from=a / /\n';
