@@ -54,7 +54,7 @@ export async function runBuildCommand(invocation: BuildInvocation): Promise<numb
     const resultFiles = invocation.resultFiles();
     // Before anything is built or cached: an output that cannot be written fails the build now.
     // Checked again inside the namespace, where the rights may differ.
-    await checkOutputs(request.outputs, resultFiles);
+    await checkOutputs(request.outputs, resultFiles, request.cacheTo);
     // A build that the cache answers whole needs no namespace: try that before making one.
     if (activeIsolation() === undefined && mayTryCached(request)) {
       const cached = await withSignals((signal) =>
