@@ -46,6 +46,25 @@ describe('kiln build with bad input and failing outputs', () => {
     assert.match(String(event?.message), /--bogus/);
   });
 
+  it('exits 2 naming the context when it is a file or missing, before building', async () => {
+    const file = join(ctx, 'Dockerfile');
+    const missing = join(work, 'no-context-here');
+    for (const [args, code, what] of [
+      [['build', '--progress=json', '-f', file, file], 'CONTEXT_NOT_DIRECTORY', file],
+      [['build', '--progress=json', '-f', file, missing], 'CONTEXT_NOT_FOUND', missing],
+      [['executor', '-c', file, '-f', file, '--no-push'], 'CONTEXT_NOT_DIRECTORY', file],
+      [['executor', '-c', missing, '-f', file, '--no-push'], 'CONTEXT_NOT_FOUND', missing],
+    ] as const) {
+      const res = await runKiln([...args]);
+      assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
+      assert.ok(res.stderr.includes(what), res.stderr);
+      assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
+      if (args[0] === 'build') {
+        assert.equal(jsonEvents(res.stderr).find((e) => e.type === 'error')?.code, code);
+      }
+    }
+  });
+
   it('refuses a cache dir it cannot use, without hanging', async () => {
     for (const dir of ['/proc/kiln-nope', '/etc/passwd']) {
       const res = await runKiln(['build', '--cache-dir', dir, ctx], { timeoutMs: 60_000 });

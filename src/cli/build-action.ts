@@ -11,6 +11,7 @@ import {
 } from '../worker/sandbox/userns.js';
 import { type BuildFlags, toBuildRequest } from './build-options.js';
 import { mayTryCached, tryCachedBuild } from './cached-build.js';
+import { checkContext } from './check-context.js';
 import { errorEvent } from './error-event.js';
 import { attachProgress } from './progress.js';
 import { buildResultFiles } from './result-files.js';
@@ -52,9 +53,10 @@ export async function runBuildCommand(invocation: BuildInvocation): Promise<numb
   try {
     const request = invocation.prepare(bus);
     const resultFiles = invocation.resultFiles();
+    await checkContext(request);
     // Before anything is built or cached: an output that cannot be written fails the build now.
     // Checked again inside the namespace, where the rights may differ.
-    await checkOutputs(request.outputs, resultFiles);
+    await checkOutputs(request.outputs, resultFiles, request.cacheTo);
     // A build that the cache answers whole needs no namespace: try that before making one.
     if (activeIsolation() === undefined && mayTryCached(request)) {
       const cached = await withSignals((signal) =>

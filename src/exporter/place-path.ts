@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Placed } from './output-staging.js';
@@ -43,9 +44,20 @@ export function tempName(dir: string, dest: string, kind: string): string {
   return path.join(dir, `.${path.basename(dest)}.kiln-${kind}-${randomBytes(4).toString('hex')}`);
 }
 
+/** Codes of link() that mean "no hard link here" (none on this filesystem, or across mounts). */
+const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EMLINK', 'EXDEV']);
+
+/**
+ * Codes of rename() over an existing file that a write into the file may still get past: the file
+ * is a mount point (EBUSY; Kubernetes bind-mounts /dev/termination-log), on another mount (EXDEV),
+ * or protected by its directory's sticky bit (EPERM).
+ */
+const WRITE_INSTEAD = new Set(['EBUSY', 'EXDEV', 'EPERM']);
+
 /**
  * Renames a finished file (or a new directory) over `dest`. A file that was there is kept under a
- * second name (a hard link, so `dest` is never missing) until the build is over.
+ * second name (a hard link, so `dest` is never missing) until the build is over. A regular file
+ * that cannot be renamed over gets the new content written into it instead (see writeInto).
  */
 export async function placePath(tmp: string, dest: string): Promise<Placed> {
   const before = await fsp.lstat(dest).catch(() => undefined);
@@ -54,7 +66,7 @@ export async function placePath(tmp: string, dest: string): Promise<Placed> {
     backup = tempName(path.dirname(dest), dest, 'old');
     await fsp.link(dest, backup).catch(async (err: NodeJS.ErrnoException) => {
       // Some filesystems have no hard links; a copy keeps the old bytes as well.
-      if (err.code !== 'EPERM' && err.code !== 'ENOTSUP' && err.code !== 'EMLINK') throw err;
+      if (!NO_LINK.has(err.code ?? '')) throw err;
       await fsp.cp(dest, backup as string, { verbatimSymlinks: true, preserveTimestamps: true });
     });
   }
@@ -62,6 +74,8 @@ export async function placePath(tmp: string, dest: string): Promise<Placed> {
     await fsp.rename(tmp, dest);
   } catch (err) {
     if (backup) await fsp.rm(backup, { force: true });
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (before?.isFile() && WRITE_INSTEAD.has(code)) return writeInto(tmp, dest);
     throw err;
   }
   return {
@@ -73,6 +87,50 @@ export async function placePath(tmp: string, dest: string): Promise<Placed> {
       if (backup) await fsp.rm(backup, { force: true });
     },
   };
+}
+
+/**
+ * Writes the finished file `tmp` into the existing regular file `dest` (truncated first, synced
+ * after), as Docker and kaniko write every file. Not atomic: a reader may see it half-written.
+ * The old content is kept in a copy beside it (a hard link would change with it), so it can
+ * still be taken back.
+ */
+async function writeInto(tmp: string, dest: string): Promise<Placed> {
+  const backup = tempName(path.dirname(dest), dest, 'old');
+  await fsp.copyFile(dest, backup, fs.constants.COPYFILE_EXCL);
+  const putBack = async (): Promise<void> => {
+    await copyInto(backup, dest);
+    await fsp.rm(backup, { force: true });
+  };
+  try {
+    await copyInto(tmp, dest);
+  } catch (err) {
+    await putBack().catch(() => {});
+    throw err;
+  }
+  await fsp.rm(tmp, { force: true });
+  return { undo: putBack, keep: () => fsp.rm(backup, { force: true }) };
+}
+
+/** Copies the content of `from` into the existing file `to`, replacing what it held. */
+async function copyInto(from: string, to: string): Promise<void> {
+  const source = await fsp.open(from, 'r');
+  try {
+    const target = await fsp.open(to, 'w');
+    try {
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const { bytesRead } = await source.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        await target.write(buffer, 0, bytesRead);
+      }
+      await target.sync();
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
 }
 
 interface Moved {

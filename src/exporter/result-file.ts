@@ -1,6 +1,6 @@
 import type { BuildOutcome } from '../solver/run-build.js';
 import type { OutputStaging } from './output-staging.js';
-import { stageFile } from './write-destination.js';
+import { stageFile, syncFile } from './write-destination.js';
 
 /**
  * A small file that reports on the build (`--metadata-file`, `--iidfile`, kaniko's digest files).
@@ -30,7 +30,7 @@ export async function stageResultFiles(
       staging,
       async (handle) => {
         await handle.writeFile(content);
-        await handle.sync();
+        await syncFile(handle);
       },
       file.parentMode,
     );

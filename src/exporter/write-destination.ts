@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { BuildError } from '../errors.js';
 import type { ExportContext } from './export-context.js';
+import { fileTarget, mayWrite } from './file-target.js';
 import type { OutputStaging } from './output-staging.js';
 import { makeParents, placePath, removeMade, tempName } from './place-path.js';
 
@@ -37,7 +38,9 @@ export async function writeToDestination(
 
 /**
  * Writes a file into a temp file beside `dest` (making missing parent directories, with `mode`
- * when given) and stages it to be renamed over `dest`.
+ * when given) and stages it to be renamed over `dest` (the final target of `dest`'s symbolic
+ * links). A device or pipe, and an existing file kiln may write but not make a file beside, are
+ * written in place instead, once every staged output is in place (as stdout is).
  */
 export async function stageFile(
   dest: string,
@@ -45,19 +48,38 @@ export async function stageFile(
   write: (handle: fsp.FileHandle) => Promise<void>,
   parentMode?: number,
 ): Promise<void> {
-  const made = await makeParents(path.dirname(dest), parentMode).catch((err: unknown) => {
+  const target = await fileTarget(dest).catch((err: unknown) => {
     throw outputError(dest, err);
   });
-  const tmp = tempName(path.dirname(dest), dest, 'new');
+  if (target.kind === 'socket') {
+    throw new BuildError('OUTPUT_WRITE_FAILED', `cannot write the output ${dest}: a socket`, {
+      hint: 'give a file, a device or a pipe',
+    });
+  }
+  if (target.kind === 'inPlace') {
+    staging.stream(() => writeInPlace(target.path, write));
+    return;
+  }
+  const final = target.path;
+  const made = await makeParents(path.dirname(final), parentMode).catch((err: unknown) => {
+    throw outputError(dest, err);
+  });
+  const tmp = tempName(path.dirname(final), final, 'new');
   const discard = async (): Promise<void> => {
     await fsp.rm(tmp, { force: true });
     await removeMade(made);
   };
   try {
     // Opening first turns an unwritable directory into an error here, not an unhandled event.
-    const handle = await fsp.open(tmp, 'wx').catch((err: unknown) => {
+    const handle = await fsp.open(tmp, 'wx').catch(async (err: unknown) => {
+      // A file kiln may write in a directory it may not (/dev/termination-log as a user).
+      if (made.length === 0 && (await isWritableFile(final))) return undefined;
       throw outputError(dest, err);
     });
+    if (handle === undefined) {
+      staging.stream(() => writeInPlace(final, write));
+      return;
+    }
     try {
       await write(handle);
     } finally {
@@ -70,7 +92,7 @@ export async function stageFile(
   staging.stage({
     dest,
     place: () =>
-      placePath(tmp, dest).then((placed) => ({
+      placePath(tmp, final).then((placed) => ({
         undo: async () => {
           await placed.undo();
           await removeMade(made);
@@ -79,6 +101,34 @@ export async function stageFile(
       })),
     discard,
   });
+}
+
+/** Opens an existing file (a device, a pipe, a file) and writes the output into it. */
+async function writeInPlace(
+  file: string,
+  write: (handle: fsp.FileHandle) => Promise<void>,
+): Promise<void> {
+  // 'w' truncates a regular file and is ignored by devices and pipes; a pipe waits for a reader.
+  const handle = await fsp.open(file, 'w').catch((err: unknown) => {
+    throw outputError(file, err);
+  });
+  try {
+    await write(handle);
+  } catch (err) {
+    throw err instanceof BuildError ? err : outputError(file, err);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function isWritableFile(file: string): Promise<boolean> {
+  const info = await fsp.stat(file).catch(() => undefined);
+  return info?.isFile() === true && (await mayWrite(file));
+}
+
+/** Syncs a regular file to disk; devices and pipes have nothing to sync (and some refuse). */
+export async function syncFile(handle: fsp.FileHandle): Promise<void> {
+  if ((await handle.stat()).isFile()) await handle.sync();
 }
 
 async function writeStdout(write: (out: Writable) => Promise<unknown>): Promise<void> {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, copyFile, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { blobPath, blobTempPath, writeBlob } from './blob-writer.js';
 import { sha256Digest, sha256OfFile } from './digest.js';
 import { ImageError } from './errors.js';
@@ -34,7 +34,7 @@ export class OciLayout {
   /** Opens a layout, creating the directory, `oci-layout` and an empty index when missing. */
   static async open(dir: string): Promise<OciLayout> {
     const layout = new OciLayout(dir);
-    await mkdir(join(layout.blobsDir, 'sha256'), { recursive: true });
+    await makeDirs(join(layout.blobsDir, 'sha256'));
     const marker = join(dir, OCI_LAYOUT_FILE);
     const existing = await readFile(marker, 'utf8').catch(() => undefined);
     if (existing === undefined) await writeFile(marker, OCI_LAYOUT_CONTENT);
@@ -212,5 +212,24 @@ async function linked(from: string, to: string): Promise<boolean> {
     if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP')
       return false;
     throw err;
+  }
+}
+
+/**
+ * mkdir -p, one directory at a time: Node's recursive mkdir never returns for some paths (under
+ * /proc it loops forever at full CPU), and a layout may be asked for anywhere.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  let at = resolve(dir);
+  const missing: string[] = [];
+  while (!(await exists(at))) {
+    missing.unshift(at);
+    if (dirname(at) === at) break;
+    at = dirname(at);
+  }
+  for (const each of missing) {
+    await mkdir(each).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
   }
 }
