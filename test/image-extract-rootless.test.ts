@@ -27,6 +27,7 @@ const dir = process.argv[2];
 const result = await extractLayer(encodeTar([
   e('etc', { type: 'dir', mode: 0o555 }),
   e('etc/owned', { uid: 1234, gid: 1234, mode: 0o4755, xattrs: { 'user.k': Buffer.from([0, 255]) } }, 'x'),
+  e('etc/high', { uid: 1000680000, gid: 1000680000 }, 'y'),
   e('etc/.wh.gone'),
   e('cache', { type: 'dir', mode: 0o755 }),
   e('cache/.wh..wh..opq'),
@@ -96,5 +97,13 @@ describe('extractLayer as an unprivileged user', { skip: isRoot ? false : 'needs
     assert.equal(r.owned.uid, 1234);
     assert.equal(r.owned.mode, 0o4755);
     assert.equal(r.devNull, false);
+    assert.ok(
+      r.warnings.some((w: string) =>
+        /'etc\/high' to 1000680000:1000680000: the id is outside the ids this user namespace maps/.test(
+          w,
+        ),
+      ),
+      r.warnings,
+    );
   });
 });

@@ -74,8 +74,12 @@ export class BuildServices implements SolverServices {
     );
     this.snapshots = new SnapshotStore(request.cacheDir);
     this.xattrPrefix = xattrPrefixFor(activeIsolation() ?? 'chroot');
-    this.layers = new LayerSnapshots(this.snapshots, blobs, this.xattrPrefix, (l) =>
-      this.fetchLayer(l),
+    this.layers = new LayerSnapshots(
+      this.snapshots,
+      blobs,
+      this.xattrPrefix,
+      (l) => this.fetchLayer(l),
+      (message) => bus.emit({ type: 'warning', message }),
     );
     this.scratchDir = path.join(request.cacheDir, 'tmp', `build-${process.pid}-${Date.now()}`);
     this.cacheMounts = new CacheMountStore(request.cacheDir);

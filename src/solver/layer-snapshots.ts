@@ -22,6 +22,8 @@ export class LayerSnapshots {
     private readonly xattrPrefix: XattrPrefix,
     /** Brings a pulled layer's blob into the blob store when it is missing. */
     private readonly fetch: (layer: LayerInfo) => Promise<void>,
+    /** What extracting a layer could not keep (owners outside a rootless id range). */
+    private readonly onWarning: (message: string) => void = () => {},
   ) {}
 
   dirOf(layer: LayerInfo): Promise<string> {
@@ -51,10 +53,11 @@ export class LayerSnapshots {
     const pending = await this.snapshots.create(id);
     try {
       const input = decompress(fs.createReadStream(this.blobs.pathOf(layer.descriptor.digest)));
-      await extractLayer(input, pending.dir, {
+      const { warnings } = await extractLayer(input, pending.dir, {
         whiteouts: 'overlay',
         overlayXattrPrefix: this.xattrPrefix,
       });
+      for (const w of warnings) this.onWarning(`base layer ${layer.diffId.slice(0, 19)}: ${w}`);
       return (await pending.commit()).dir;
     } catch (err) {
       await pending.discard();

@@ -352,7 +352,13 @@ class LayerExtractor {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EPERM' && code !== 'EINVAL') throw err;
-      this.warn(`chown:${code}`, `could not chown '${entry.path}' to ${entry.uid}:${entry.gid}`);
+      // EINVAL: the id is not mapped in this user namespace (a rootless build maps only the
+      // user's subordinate range); the file stays owned by the extracting user, root in the build.
+      const why = code === 'EINVAL' ? ': the id is outside the ids this user namespace maps' : '';
+      this.warn(
+        `chown:${code}`,
+        `could not chown '${entry.path}' to ${entry.uid}:${entry.gid}${why}, so it is owned by root`,
+      );
     }
   }
 

@@ -37,3 +37,24 @@ export async function readSubidRanges(
     return [];
   }
 }
+
+/** The size of the range kiln suggests: a whole 16-bit id space, as useradd gives. */
+export const SUGGESTED_RANGE = 65536;
+
+/**
+ * The first id from which a new range of SUGGESTED_RANGE ids overlaps no range of any user in
+ * the given files' texts, starting at 100000 and aligned to the range size as useradd's are.
+ * Overlapping ranges let two users' containers own each other's files.
+ */
+export function freeSubidStart(texts: string[]): number {
+  let end = 100_000;
+  for (const text of texts) {
+    for (const raw of text.split('\n')) {
+      const [, start, count] = raw.trim().split(':');
+      const s = Number(start);
+      const c = Number(count);
+      if (Number.isSafeInteger(s) && Number.isSafeInteger(c) && c > 0) end = Math.max(end, s + c);
+    }
+  }
+  return Math.ceil(end / SUGGESTED_RANGE) * SUGGESTED_RANGE;
+}

@@ -7,13 +7,13 @@
  */
 
 import { spawn } from 'node:child_process';
-import { access, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { BuildError, InputError } from '../../errors.js';
 import { childTlsEnv } from '../../net/extra-ca.js';
 import type { XattrPrefix } from '../snapshot/entry-from-stat.js';
 import { containerHint } from './container-hints.js';
-import { readSubidRanges } from './subid-ranges.js';
+import { freeSubidStart, readSubidRanges, SUGGESTED_RANGE } from './subid-ranges.js';
 
 export type Isolation = 'auto' | 'userns' | 'chroot' | 'none';
 export type ActiveIsolation = 'userns' | 'chroot' | 'none';
@@ -84,7 +84,12 @@ async function exists(p: string): Promise<boolean> {
 async function rootlessProblem(): Promise<BuildError | undefined> {
   const { username } = os.userInfo();
   const uid = process.getuid?.() ?? -1;
-  const fix = `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${username}`;
+  const texts = await Promise.all(
+    ['/etc/subuid', '/etc/subgid'].map((f) => readFile(f, 'utf8').catch(() => '')),
+  );
+  const start = freeSubidStart(texts);
+  const range = `${start}-${start + SUGGESTED_RANGE - 1}`;
+  const fix = `usermod --add-subuids ${range} --add-subgids ${range} ${username}`;
 
   if (!(await exists(NEWUIDMAP)) || !(await exists(NEWGIDMAP))) {
     return new BuildError('SANDBOX_NO_NEWUIDMAP', `${NEWUIDMAP} and ${NEWGIDMAP} are needed`, {
