@@ -17,18 +17,13 @@ export async function commitLayer(
   pending: PendingSnapshot,
   ctx: StepContext,
 ): Promise<StepOutput> {
-  const all = Array.isArray(entries) ? entries : await unlessEmpty(entries);
-  if (all === undefined || (Array.isArray(all) && all.length === 0)) {
+  const layer = await unlessEmpty(entries);
+  if (layer === undefined) {
     await pending.discard();
     return undefined;
   }
   const epoch = ctx.layerEpoch;
-  const layerEntries =
-    epoch === undefined
-      ? all
-      : Array.isArray(all)
-        ? clampMtimes(all, epoch)
-        : mapEntries(all, (e) => clampMtime(e, epoch));
+  const layerEntries = epoch === undefined ? layer : clampEach(layer, epoch);
   const blob = await writeLayerBlob(layerEntries, path.dirname(ctx.blobs.root), {
     compression: ctx.compression,
     ...(ctx.pigzThreads > 0 ? { pigzThreads: ctx.pigzThreads } : {}),
@@ -57,17 +52,18 @@ function clampMtime(e: LayerEntry, epochSeconds: number): LayerEntry {
   return e.entry.mtimeNs > epochNs ? { ...e, entry: { ...e.entry, mtimeNs: epochNs } } : e;
 }
 
-async function* mapEntries(
-  entries: AsyncIterable<LayerEntry>,
-  f: (e: LayerEntry) => LayerEntry,
+async function* clampEach(
+  entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
+  epochSeconds: number,
 ): AsyncGenerator<LayerEntry> {
-  for await (const e of entries) yield f(e);
+  for await (const e of entries) yield clampMtime(e, epochSeconds);
 }
 
-/** The same entries, or undefined when there are none: the first is awaited to know. */
+/** The same entries, or undefined when there are none (the first is awaited to know). */
 async function unlessEmpty(
-  entries: AsyncIterable<LayerEntry>,
-): Promise<AsyncIterable<LayerEntry> | undefined> {
+  entries: LayerEntry[] | AsyncIterable<LayerEntry>,
+): Promise<LayerEntry[] | AsyncIterable<LayerEntry> | undefined> {
+  if (Array.isArray(entries)) return entries.length === 0 ? undefined : entries;
   const iterator = entries[Symbol.asyncIterator]();
   const first = await iterator.next();
   if (first.done) return undefined;
