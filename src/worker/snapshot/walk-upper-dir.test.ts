@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setAttributeSync } from 'fs-xattr';
+import { writeLayerBlob } from '../../image/layer-blob.js';
 import type { LayerEntry } from '../../image/tar/entry.js';
 import { diffUpperDir, sortLayerEntries, walkUpperDir } from './diff-upper-dir.js';
 
@@ -72,6 +74,30 @@ describe('walkUpperDir', () => {
       const linked = streamed.find((e) => e.entry.path === 'd/sub/f');
       assert.equal(linked?.entry.type, 'hardlink');
       assert.equal(linked?.entry.linkname, 'a-link');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('makes the same layer streamed as from the whole sorted list', {
+    skip: !root && 'needs root for mknod',
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-walk-'));
+    try {
+      const upper = join(dir, 'upper');
+      await mkdir(upper);
+      await upperDir(upper);
+      await writeFile(join(upper, 'd/sub/big'), randomBytes(3 * 1024 * 1024));
+      const opts = { ignore: [], xattrPrefix: 'user' as const };
+      const gzip = { compression: 'gzip' as const, pigzThreads: 2 };
+      const listed = sortLayerEntries(await diffUpperDir(upper, opts));
+      const fromList = await writeLayerBlob(listed, join(dir, 'blobs-list'), gzip);
+      const streamed = await writeLayerBlob(
+        walkUpperDir(upper, opts),
+        join(dir, 'blobs-stream'),
+        gzip,
+      );
+      assert.deepEqual(streamed, fromList);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
