@@ -77,12 +77,13 @@ export class KilnBuilder implements Builder {
   async build(input: BuildInput): Promise<Measurement> {
     // Each build writes a fresh OCI layout, the artifact a CI job would keep or push.
     await rm(this.outDir, { recursive: true, force: true });
-    const args = [this.bin, 'build', '--progress=plain', '--cache-dir', this.cacheDir];
+    const args = ['build', '--progress=plain', '--cache-dir', this.cacheDir];
     if (input.noCache) args.push('--no-cache');
     args.push(...buildArgFlags(input), '-t', input.tag);
     args.push('-o', `type=oci,dest=${this.outDir},tar=false`, input.context);
     // kiln's own processes (the CLI and its namespaced child) carry the bin path; RUN steps don't.
-    const m = await measure(process.execPath, args, { ownMarker: this.bin });
+    // The bin is run as a program, as `npx kiln` runs it (through its launcher lines).
+    const m = await measure(this.bin, args, { ownMarker: this.bin });
     return check(m, 'kiln build');
   }
 

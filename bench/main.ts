@@ -255,7 +255,8 @@ ${table}
 
 ## What is measured
 
-Every build is one whole process, timed from spawn to exit, ${info.runs} runs per scenario and tool;
+Every build is one whole process, timed from spawn to exit (kiln started through its bin, as
+\`npx kiln\` starts it), ${info.runs} runs per scenario and tool;
 the table shows medians (and the range). The tools alternate within every round, in an order
 that rotates from round to round, so drift on the machine spreads over all of them.
 
@@ -277,8 +278,8 @@ stores into dockerd's image store and buildah (\`bud --layers\`, chroot isolatio
 containers-storage, which is each tool's usual local result.
 
 The noop group also times \`node -e 0\` in the same environment: the start of any fresh Node
-process on this machine, a floor under kiln's noop (with \`NODE_EXTRA_CA_CERTS\` set, Node parses
-that bundle at every start).
+process on this machine (with \`NODE_EXTRA_CA_CERTS\` set, Node parses that bundle at every start;
+kiln's bin moves the variable out of Node's way before Node starts, see docs/cli.md).
 
 Peak RSS is sampled from /proc every 100 ms as the sum over the process tree: for kiln and
 buildah the CLI and everything it started (sandbox helpers, the RUN processes); for BuildKit the

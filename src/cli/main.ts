@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+// The bundle's first lines, which start it as a program, come from scripts/bundle.mjs.
 import { runCli } from './program.js';
 
 runCli(process.argv).then(

@@ -1,7 +1,7 @@
 import { BuildError } from '../errors.js';
 import type { RunOp } from '../graph/plan.js';
 import { runStep } from '../worker/sandbox/run-step.js';
-import { diffUpperDir } from '../worker/snapshot/diff-upper-dir.js';
+import { walkUpperDir } from '../worker/snapshot/diff-upper-dir.js';
 import { LayerStack } from '../worker/snapshot/layer-stack.js';
 import { commitLayer, snapshotIdFor } from './commit-layer.js';
 import { resolveUser } from './passwd.js';
@@ -68,7 +68,7 @@ export async function executeRun(
         `process "${op.argv.join(' ')}" did not complete successfully: ${how}`,
       );
     }
-    const entries = await diffUpperDir(pending.dir, {
+    const entries = walkUpperDir(pending.dir, {
       ignore: result.createdMountpoints,
       xattrPrefix: ctx.xattrPrefix,
     });

@@ -16,6 +16,19 @@ export function runKiln(args: string[], opts: CommandOptions = {}): Promise<Comm
   });
 }
 
+/**
+ * Runs the kiln CLI as a program, not under `node`: the way the npm bin link, `npx kiln` and a
+ * symlink on PATH start it, through the launcher lines at the top of the bundle. bin defaults to
+ * KILN_BIN; a symlink to it behaves as npm's bin link.
+ */
+export function runKilnProgram(
+  args: string[],
+  opts: CommandOptions = {},
+  bin = KILN_BIN,
+): Promise<CommandResult> {
+  return runCommand(bin, args, { timeoutMs: 300_000, ...opts, check: false });
+}
+
 /** Runs the kiln CLI as an unprivileged user. */
 export function runKilnAs(
   user: TestUser,

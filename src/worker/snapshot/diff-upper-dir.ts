@@ -80,42 +80,83 @@ export function entryOrHardlink(
   return { entry, source: { kind: 'none' } };
 }
 
-export async function diffUpperDir(upperDir: string, opts: DiffOptions): Promise<LayerEntry[]> {
+/** A directory's children, in the order of the names they have in the tar, and where the walk is. */
+interface DirFrame {
+  children: Child[];
+  next: number;
+}
+
+interface Child {
+  hostPath: string;
+  layerPath: string;
+  st: BigIntStats;
+  /** `.wh.<name>` for a whiteout, else the name: what the child sorts by in the tar. */
+  tarName: string;
+}
+
+function readChildren(hostDir: string, layerDir: string, ignore: Set<string>): DirFrame {
+  const children: Child[] = [];
+  const names = readdirSync(hostDir);
+  checkUtf8Names(hostDir, names, layerDir, 'layer');
+  for (const name of names) {
+    const layerPath = joinLayerPath(layerDir, name);
+    if (ignore.has(layerPath)) continue;
+    const hostPath = path.join(hostDir, name);
+    const st = lstatSync(hostPath, { bigint: true });
+    const tarName = isOverlayWhiteout(st) ? `${WHITEOUT_PREFIX}${name}` : name;
+    children.push({ hostPath, layerPath, st, tarName });
+  }
+  children.sort((a, b) => compareNames(a.tarName, b.tarName));
+  return { children, next: 0 };
+}
+
+/**
+ * The entries of an upper directory in tar order (what sortLayerEntries gives), each as soon as
+ * its directory is read, so a layer's tar and its compressor start while the walk goes on.
+ * Depth first, each directory's children by the names they have in the tar and an opaque marker
+ * right after its directory: that is tar order without sorting the whole list. The first name of
+ * a multiply-linked inode is then also the first in the tar, so every hard-link entry points at
+ * an earlier one.
+ */
+export async function* walkUpperDir(
+  upperDir: string,
+  opts: DiffOptions,
+): AsyncGenerator<LayerEntry, void, undefined> {
   const ignore = new Set(opts.ignore.map((p) => p.replace(/^\/+|\/+$/g, '')));
   const links = new HardlinkTracker();
-  const out: LayerEntry[] = [];
-
-  // Depth first, siblings in name order: the first name of a multiply-linked inode is then also
-  // the first in the tar, so every hard-link entry points at an earlier one.
-  const walk = async (hostDir: string, layerDir: string): Promise<void> => {
-    await nextTurn();
-    const names = readdirSync(hostDir).sort(compareNames);
-    checkUtf8Names(hostDir, names, layerDir, 'layer');
-    for (const name of names) {
-      const layerPath = joinLayerPath(layerDir, name);
-      if (ignore.has(layerPath)) continue;
-      const hostPath = path.join(hostDir, name);
-      const st = lstatSync(hostPath, { bigint: true });
-
-      if (isOverlayWhiteout(st)) {
-        out.push(whiteoutEntry(whiteoutPath(layerPath), st.mtimeNs));
-        continue;
-      }
-      const made = entryOrHardlink(hostPath, layerPath, st, opts.xattrPrefix, links);
-      if (made === undefined) continue;
-      out.push(made);
-
-      if (st.isDirectory()) {
-        if (isOpaqueDir(hostPath, opts.xattrPrefix)) {
-          out.push(whiteoutEntry(`${layerPath}/${OPAQUE_WHITEOUT}`, st.mtimeNs));
-        }
-        await walk(hostPath, layerPath);
-      }
+  // An explicit stack, not nested generators: those pass every entry up through each level.
+  const stack = [readChildren(upperDir, '', ignore)];
+  for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
+    const child = frame.children[frame.next++];
+    if (child === undefined) {
+      stack.pop();
+      continue;
     }
-  };
+    const { hostPath, layerPath, st } = child;
+    if (isOverlayWhiteout(st)) {
+      yield whiteoutEntry(whiteoutPath(layerPath), st.mtimeNs);
+      continue;
+    }
+    const made = entryOrHardlink(hostPath, layerPath, st, opts.xattrPrefix, links);
+    if (made === undefined) continue;
+    yield made;
 
-  await walk(upperDir, '');
-  return sortLayerEntries(out);
+    if (st.isDirectory()) {
+      if (isOpaqueDir(hostPath, opts.xattrPrefix)) {
+        yield whiteoutEntry(`${layerPath}/${OPAQUE_WHITEOUT}`, st.mtimeNs);
+      }
+      // The event loop gets a turn between directories.
+      await nextTurn();
+      stack.push(readChildren(hostPath, layerPath, ignore));
+    }
+  }
+}
+
+/** The entries of an upper directory in tar order, all at once. */
+export async function diffUpperDir(upperDir: string, opts: DiffOptions): Promise<LayerEntry[]> {
+  const out: LayerEntry[] = [];
+  for await (const entry of walkUpperDir(upperDir, opts)) out.push(entry);
+  return out;
 }
 
 /**
