@@ -14,7 +14,7 @@ describe('subordinate id ranges', () => {
 
   it('suggests a range that overlaps no one else, after every range in either file', () => {
     assert.equal(freeSubidStart(['', '']), 100000);
-    assert.equal(freeSubidStart(['alice:100000:65536\n', 'alice:100000:65536\n']), 196608);
-    assert.equal(freeSubidStart(['a:100000:65536\nb:165536:65536\n', 'c:400000:10\n']), 458752);
+    assert.equal(freeSubidStart(['alice:100000:65536\n', 'alice:100000:65536\n']), 165536);
+    assert.equal(freeSubidStart(['a:100000:65536\nb:165536:65536\n', 'c:400000:10\n']), 400010);
   });
 });

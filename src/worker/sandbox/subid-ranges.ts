@@ -42,9 +42,9 @@ export async function readSubidRanges(
 export const SUGGESTED_RANGE = 65536;
 
 /**
- * The first id from which a new range of SUGGESTED_RANGE ids overlaps no range of any user in
- * the given files' texts, starting at 100000 and aligned to the range size as useradd's are.
- * Overlapping ranges let two users' containers own each other's files.
+ * The first id from which a new range overlaps no range of any user in the given files' texts:
+ * 100000, or right after the last range, as useradd hands them out. Overlapping ranges would let
+ * two users' containers own each other's files.
  */
 export function freeSubidStart(texts: string[]): number {
   let end = 100_000;
@@ -56,5 +56,5 @@ export function freeSubidStart(texts: string[]): number {
       if (Number.isSafeInteger(s) && Number.isSafeInteger(c) && c > 0) end = Math.max(end, s + c);
     }
   }
-  return Math.ceil(end / SUGGESTED_RANGE) * SUGGESTED_RANGE;
+  return end;
 }
