@@ -5,46 +5,23 @@
  * "Read-only file system", and nothing of them reaches the layer, neither content nor whiteout.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeLayer } from './isolation-support.js';
 import { readCaseImage } from './support/case-image.js';
-import { runCommand } from './support/command.js';
 import { pushFixture } from './support/images.js';
-import { runKiln, runKilnAs } from './support/kiln.js';
+import { layoutBuilder } from './support/layout-build.js';
 import { readMergedRootfs } from './support/oci-tools.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
-import { ensureTestUser, type TestUser } from './support/users.js';
+import { ensureTestUser } from './support/users.js';
 
 describe('RUN with the generated /etc/hosts and /etc/resolv.conf', () => {
   let registry: TestRegistry;
   let base: string;
   let work: string;
-  let counter = 0;
-
-  async function build(dockerfile: string, files: Record<string, string> = {}, as?: TestUser) {
-    const n = ++counter;
-    const dir = join(work, `build-${n}`);
-    const ctx = join(dir, 'ctx');
-    await mkdir(ctx, { recursive: true });
-    await writeFile(join(ctx, 'Dockerfile'), dockerfile);
-    for (const [name, content] of Object.entries(files)) await writeFile(join(ctx, name), content);
-    const layout = join(dir, 'layout');
-    if (as) await runCommand('chown', ['-R', `${as.uid}:${as.gid}`, dir]);
-    const args = [
-      'build',
-      '--progress=plain',
-      '--cache-dir',
-      join(dir, 'cache'),
-      '-o',
-      `type=oci,dest=${layout},tar=false`,
-      ctx,
-    ];
-    const res = as ? await runKilnAs(as, args) : await runKiln(args);
-    return { ...res, layout };
-  }
+  const build = layoutBuilder(() => work, 'plain');
 
   before(async () => {
     registry = await startRegistry();

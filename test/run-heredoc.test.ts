@@ -5,45 +5,24 @@
  * other heredoc goes to the shell.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeLayer } from './isolation-support.js';
 import { memberContent, readCaseImage } from './support/case-image.js';
-import { runCommand } from './support/command.js';
 import { pushFixture } from './support/images.js';
-import { jsonEvents, runKiln, runKilnAs } from './support/kiln.js';
+import { jsonEvents } from './support/kiln.js';
+import { layoutBuilder } from './support/layout-build.js';
 import { readMergedRootfs } from './support/oci-tools.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
-import { ensureTestUser, type TestUser } from './support/users.js';
+import { ensureTestUser } from './support/users.js';
 
 describe('RUN with a heredoc', () => {
   let registry: TestRegistry;
   let base: string;
   let work: string;
-  let counter = 0;
-
-  async function build(dockerfile: string, as?: TestUser) {
-    const n = ++counter;
-    const dir = join(work, `build-${n}`);
-    const ctx = join(dir, 'ctx');
-    await mkdir(ctx, { recursive: true });
-    await writeFile(join(ctx, 'Dockerfile'), dockerfile);
-    const layout = join(dir, 'layout');
-    if (as) await runCommand('chown', ['-R', `${as.uid}:${as.gid}`, dir]);
-    const args = [
-      'build',
-      '--progress=json',
-      '--cache-dir',
-      join(dir, 'cache'),
-      '-o',
-      `type=oci,dest=${layout},tar=false`,
-      ctx,
-    ];
-    const res = as ? await runKilnAs(as, args) : await runKiln(args);
-    return { ...res, layout };
-  }
+  const build = layoutBuilder(() => work, 'json');
 
   before(async () => {
     registry = await startRegistry();
@@ -99,6 +78,7 @@ RUN <<'SCRIPT'
 } > /seen
 SCRIPT
 `,
+        {},
         rootless ? await ensureTestUser() : undefined,
       );
       assert.equal(res.code, 0, res.stderr);

@@ -8,9 +8,10 @@ import { MediaType } from '../image/media-types.js';
 import { OCI_LAYOUT_FILE, OciLayout } from '../image/oci-layout.js';
 import { type Descriptor, type Index, REF_NAME_ANNOTATION } from '../image/oci-types.js';
 import { acquireLock } from '../worker/mounts/file-lock.js';
+import { stageDirOutput } from './dir-output.js';
 import type { ExportContext } from './export-context.js';
 import type { Placed } from './output-staging.js';
-import { makeParents, removeMade, tempName } from './place-path.js';
+import { removeMade } from './place-path.js';
 import { outputError } from './write-destination.js';
 
 /**
@@ -42,20 +43,7 @@ export async function stageOciLayout(
   dest: string,
   ctx: ExportContext,
 ): Promise<void> {
-  const existing = await fsp.stat(dest).catch(() => undefined);
-  if (existing && !existing.isDirectory()) {
-    throw new BuildError('OUTPUT_WRITE_FAILED', `cannot write the output ${dest}: not a directory`);
-  }
-  const made = existing
-    ? []
-    : await makeParents(path.dirname(dest)).catch((err: unknown) => {
-        throw outputError(dest, err);
-      });
-  const tmp = tempName(existing ? dest : path.dirname(dest), dest, 'new');
-  const discard = async (): Promise<void> => {
-    await fsp.rm(tmp, { recursive: true, force: true });
-    await removeMade(made);
-  };
+  const { existed, tmp, made, discard } = await stageDirOutput(dest);
   const reused: string[] = [];
   try {
     const staged = await OciLayout.open(tmp).catch((err: unknown) => {
@@ -63,7 +51,7 @@ export async function stageOciLayout(
     });
     for (const layer of blobs.layers) {
       const there = path.join(dest, 'blobs', ...layer.descriptor.digest.split(':'));
-      if (existing && (await exists(there))) reused.push(there);
+      if (existed && (await exists(there))) reused.push(there);
       else await staged.putBlobFile(layer.path, layer.descriptor.digest, { verified: true });
     }
     await staged.putBlob(blobs.config.data);

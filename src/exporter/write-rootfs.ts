@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { BuildError } from '../errors.js';
 import { decompress } from '../image/compress.js';
 import { extractLayer } from '../image/tar/extract-layer.js';
 import { writeTar } from '../image/tar/tar-writer.js';
 import type { LayerInfo } from '../solver/stage-result.js';
 import { diffUpperDir } from '../worker/snapshot/diff-upper-dir.js';
+import { stageDirOutput } from './dir-output.js';
 import type { ExportContext } from './export-context.js';
-import { makeParents, mergeDir, placePath, removeMade, tempName } from './place-path.js';
+import { mergeDir, placePath, removeMade, tempName } from './place-path.js';
 import { outputError, writeToDestination } from './write-destination.js';
 
 /** Applies the layers in order into `dir`, honouring whiteouts: the image's final filesystem. */
@@ -37,21 +37,7 @@ export async function writeLocal(
   dest: string,
   ctx: ExportContext,
 ): Promise<void> {
-  const existing = await fsp.stat(dest).catch(() => undefined);
-  if (existing && !existing.isDirectory()) {
-    throw new BuildError('OUTPUT_WRITE_FAILED', `cannot write the output ${dest}: not a directory`);
-  }
-  const made = existing
-    ? []
-    : await makeParents(path.dirname(dest)).catch((err: unknown) => {
-        throw outputError(dest, err);
-      });
-  const area = existing ? dest : path.dirname(dest);
-  const tmp = tempName(area, dest, 'new');
-  const discard = async (): Promise<void> => {
-    await fsp.rm(tmp, { recursive: true, force: true });
-    await removeMade(made);
-  };
+  const { existed, area, tmp, made, discard } = await stageDirOutput(dest);
   try {
     await fsp.mkdir(tmp, { mode: 0o700 }).catch((err: unknown) => {
       throw outputError(dest, err);
@@ -64,7 +50,7 @@ export async function writeLocal(
   ctx.staging.stage({
     dest,
     place: async () => {
-      if (existing) return mergeDir(tmp, dest, tempName(area, dest, 'old'));
+      if (existed) return mergeDir(tmp, dest, tempName(area, dest, 'old'));
       await fsp.chmod(tmp, 0o755);
       const placed = await placePath(tmp, dest);
       return { undo: () => placed.undo().then(() => removeMade(made)), keep: placed.keep };
