@@ -11,7 +11,7 @@ import type {
   SshSpec,
 } from '../solver/build-request.js';
 import { parseCsvFields } from './csv-fields.js';
-import { parseOutputSpec } from './output-spec.js';
+import { parseOutputSpec, refusePushByDigest } from './output-spec.js';
 
 /** The options of `kiln build` as commander hands them over. */
 export interface BuildFlags {
@@ -223,6 +223,7 @@ export function toBuildRequest(
   if (flags.push) {
     if (flags.tag.length === 0)
       throw new InputError('FLAG_INVALID', '--push needs at least one -t');
+    refusePushByDigest(flags.tag, '-t with --push');
     outputs.push({ type: 'image', names: [...flags.tag], push: true });
   }
 
