@@ -278,6 +278,7 @@ export function toExecutorPlan(args: ExecutorArgs, host: ExecutorHost): Executor
     insecureRegistries: [...new Set(insecure)],
     registryMirrors: mirrorsOf(args, env, warnings),
     rewriteTimestamp: reproducible,
+    checkPushFirst: !noPush && args.bools.get('skip-push-permission-check') !== true,
     concurrency: 4,
   };
   const file = (name: string): string | undefined => {
