@@ -226,6 +226,25 @@ describe('kiln executor before it builds', () => {
     assert.ok(ran(res.stderr), 'the build ran before the push failed');
   });
 
+  it('warns with --no-push and no output, naming the flags of kaniko', async () => {
+    const res = await runKiln([
+      'executor',
+      '-c',
+      context,
+      '--no-push',
+      `--cache-dir=${join(work, 'cache')}`,
+      '--log-format=json',
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const warning = jsonEvents(res.stderr).find(
+      (e) => e.type === 'warning' && String(e.message).includes('no output'),
+    );
+    for (const flag of ['--destination', '--tar-path', '--oci-layout-path']) {
+      assert.ok(String(warning?.message).includes(flag), res.stderr);
+    }
+    assert.doesNotMatch(String(warning?.message), /--push|-o\b/);
+  });
+
   it('passes the check and pushes to a destination it may push to', async () => {
     const res = await executor(`${registry.host}/app/allowed:v1`);
     assert.equal(res.code, 0, res.stderr);

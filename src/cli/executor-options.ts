@@ -279,6 +279,7 @@ export function toExecutorPlan(args: ExecutorArgs, host: ExecutorHost): Executor
     registryMirrors: mirrorsOf(args, env, warnings),
     rewriteTimestamp: reproducible,
     checkPushFirst: !noPush && args.bools.get('skip-push-permission-check') !== true,
+    noOutputHint: 'use --destination, --tar-path or --oci-layout-path to export it',
     concurrency: 4,
   };
   const file = (name: string): string | undefined => {

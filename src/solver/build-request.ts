@@ -85,6 +85,8 @@ export interface BuildRequest {
    * every pushed name's repository accepts a push from us, as kaniko does.
    */
   checkPushFirst?: boolean;
+  /** How the warning for a build without outputs says to add one, in the command's own flags. */
+  noOutputHint?: string;
   /** Maximum number of steps running at once. */
   concurrency: number;
 }

@@ -125,7 +125,9 @@ async function buildWith(
   if (request.outputs.length === 0) {
     bus.emit({
       type: 'warning',
-      message: 'no output specified: the result stays in the cache; use --push or -o to export it',
+      message: `no output specified: the result stays in the cache; ${
+        request.noOutputHint ?? 'use --push or -o to export it'
+      }`,
     });
   }
 
