@@ -65,6 +65,40 @@ describe('kiln build with bad input and failing outputs', () => {
     }
   });
 
+  it('refuses to push to a name with a digest before building anything', async () => {
+    const pinned = `${fixture.registry.host}/pinned/app@sha256:${'a'.repeat(64)}`;
+    for (const [args, flag] of [
+      [['build', '-t', pinned, '--push', ctx], '-t'],
+      [['build', '-o', `type=registry,name=${pinned}`, ctx], 'type=registry'],
+      [['build', '-o', `type=image,name=${pinned},push=true`, ctx], 'type=image'],
+      [['executor', '-c', ctx, '--destination', pinned], '--destination'],
+    ] as const) {
+      const run = await runKiln([...args]);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.ok(run.stderr.includes(flag) && run.stderr.includes(pinned), run.stderr);
+      assert.match(run.stderr, /digest/);
+      assert.doesNotMatch(run.stderr, /RUN echo/, 'nothing was built');
+    }
+  });
+
+  it('refuses a --secret file that is missing or a directory before building', async () => {
+    const missing = join(work, 'no-such-secret');
+    for (const [spec, path, why] of [
+      [`id=b,src=${missing}`, missing, /not found|no such/i],
+      [`id=b,src=${work}`, work, /directory/],
+      [`id=${missing}`, missing, /not found|no such/i],
+    ] as const) {
+      const res = await runKiln(['build', '--progress=json', '--secret', spec, ctx]);
+      assert.equal(res.code, 2, `${spec}: ${res.stderr}`);
+      const error = jsonEvents(res.stderr).find((e) => e.type === 'error');
+      assert.equal(error?.code, 'SECRET_INVALID', res.stderr);
+      assert.ok(String(error?.message).includes('--secret'), res.stderr);
+      assert.ok(String(error?.message).includes(path), res.stderr);
+      assert.match(String(error?.message), why);
+      assert.doesNotMatch(res.stderr, /RUN echo/, 'nothing was built');
+    }
+  });
+
   it('refuses a cache dir it cannot use, without hanging', async () => {
     for (const dir of ['/proc/kiln-nope', '/etc/passwd']) {
       const res = await runKiln(['build', '--cache-dir', dir, ctx], { timeoutMs: 60_000 });

@@ -165,3 +165,88 @@ describe('kiln executor', () => {
     }
   });
 });
+
+describe('kiln executor before it builds', () => {
+  let registry: TestRegistry;
+  let locked: TestRegistry;
+  let work: string;
+  let context: string;
+
+  before(async () => {
+    registry = await startRegistry();
+    // Anyone may pull here and nobody may push: a destination kiln has no right to.
+    locked = await startRegistry({
+      auth: 'token',
+      grant: (_user, _repo, actions) => actions.filter((a) => a === 'pull'),
+    });
+    const base = await pushFixture('busybox', registry.host);
+    work = await mkdtemp(join(tmpdir(), 'kiln-executor-check-'));
+    context = join(work, 'ctx');
+    await mkdir(context);
+    await writeFile(join(context, 'Dockerfile'), `FROM ${base}\nRUN echo made > /made.txt\n`);
+  });
+  after(async () => {
+    await registry?.stop();
+    await locked?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  function executor(destination: string, ...extra: string[]) {
+    return runKiln(
+      [
+        'executor',
+        '-c',
+        context,
+        '-d',
+        destination,
+        `--cache-dir=${join(work, 'cache')}`,
+        '--log-format=json',
+        ...extra,
+      ],
+      { env: { ...process.env, DOCKER_CONFIG: join(work, 'no-docker-config') } },
+    );
+  }
+
+  const ran = (stderr: string) =>
+    jsonEvents(stderr).some((e) => e.type === 'step' && String(e.name).includes('RUN echo'));
+
+  it('checks it may push to every destination and fails at once when it may not', async () => {
+    const destination = `${locked.host}/app/denied:v1`;
+    const res = await executor(destination);
+    assert.equal(res.code, 1, res.stderr);
+    assert.ok(!ran(res.stderr), 'nothing was built');
+    const error = jsonEvents(res.stderr).find((e) => e.type === 'error');
+    assert.match(String(error?.message), new RegExp(`${locked.host}/app/denied`));
+    assert.match(String(error?.message), /push/);
+  });
+
+  it('skips the check with --skip-push-permission-check and fails only at the push', async () => {
+    const res = await executor(`${locked.host}/app/denied:v1`, '--skip-push-permission-check');
+    assert.equal(res.code, 1, res.stderr);
+    assert.ok(ran(res.stderr), 'the build ran before the push failed');
+  });
+
+  it('warns with --no-push and no output, naming the flags of kaniko', async () => {
+    const res = await runKiln([
+      'executor',
+      '-c',
+      context,
+      '--no-push',
+      `--cache-dir=${join(work, 'cache')}`,
+      '--log-format=json',
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const warning = jsonEvents(res.stderr).find(
+      (e) => e.type === 'warning' && String(e.message).includes('no output'),
+    );
+    for (const flag of ['--destination', '--tar-path', '--oci-layout-path']) {
+      assert.ok(String(warning?.message).includes(flag), res.stderr);
+    }
+    assert.doesNotMatch(String(warning?.message), /--push|-o\b/);
+  });
+
+  it('passes the check and pushes to a destination it may push to', async () => {
+    const res = await executor(`${registry.host}/app/allowed:v1`);
+    assert.equal(res.code, 0, res.stderr);
+  });
+});

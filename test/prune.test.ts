@@ -4,12 +4,15 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { scanCache } from '../src/cache/prune-inventory.js';
 import { useBusyboxRegistry } from './support/busybox-registry.js';
-import { jsonEvents, runKiln } from './support/kiln.js';
+import { runCommand } from './support/command.js';
+import { jsonEvents, runKiln, runKilnAs } from './support/kiln.js';
+import { ensureTestUser } from './support/users.js';
 
 const HOUR = 3600_000;
 
@@ -145,5 +148,37 @@ describe('kiln prune', () => {
     const filter = await runKiln(['prune', '--filter', 'type=exec', '--cache-dir', fixture.work]);
     assert.equal(filter.code, 2, filter.stderr);
     assert.match(filter.stderr, /unknown filter "type"/);
+  });
+
+  it('refuses a cache path that is a file with exit code 2, as kiln build does', async () => {
+    const file = join(fixture.work, 'cache-is-a-file');
+    await writeFile(file, 'not a cache\n');
+    const prune = await runKiln(['prune', '--cache-dir', file]);
+    assert.equal(prune.code, 2, prune.stderr);
+    assert.match(prune.stderr, /cannot use .*cache-is-a-file as the cache directory/);
+    assert.doesNotMatch(prune.stderr + prune.stdout, /Deleted/);
+  });
+
+  it('names the entry and its owner when a user cannot remove what root wrote', async () => {
+    const user = await ensureTestUser();
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-prune-owner-'));
+    try {
+      await chmod(dir, 0o755);
+      const cache = join(dir, 'cache');
+      const ctx = await context('owner');
+      assert.equal((await build(cache, ctx)).code, 0);
+      // The user owns the cache, but root wrote the entries of one record shard.
+      await runCommand('chown', ['-R', `${user.uid}:${user.gid}`, cache]);
+      const shard = (await readdir(join(cache, 'records')))[0]!;
+      await runCommand('chown', ['-R', '0:0', join(cache, 'records', shard)]);
+      const prune = await runKilnAs(user, ['prune', '--all', '--cache-dir', cache]);
+      assert.equal(prune.code, 1, prune.stderr);
+      assert.match(prune.stderr, new RegExp(`records/${shard}`));
+      assert.match(prune.stderr, /permission denied/i);
+      assert.match(prune.stderr, /such as root|uid 0/);
+      assert.doesNotMatch(prune.stderr, /EACCES:|\n\s+at /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

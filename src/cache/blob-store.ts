@@ -38,6 +38,36 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Whether the blob is stored with the size its descriptor gives: one stat, so cheap enough for
+   * every export of a fully cached build. A stored blob of another size was damaged after it was
+   * checked in (a full disk, a hand edit) and is removed, so that the next build makes or fetches
+   * it again instead of exporting it.
+   */
+  async checkStored(digest: string, size: number): Promise<'present' | 'absent' | 'removed'> {
+    const file = this.pathOf(digest);
+    const st = await fsp.stat(file).catch(() => undefined);
+    if (!st) return 'absent';
+    if (st.size === size) return 'present';
+    await fsp.rm(file, { force: true });
+    return 'removed';
+  }
+
+  /** Whether the stored blob's bytes still have its digest (a full read: for failure paths). */
+  async verify(digest: string): Promise<boolean> {
+    const hash = createHash('sha256');
+    try {
+      for await (const chunk of fs.createReadStream(this.pathOf(digest))) hash.update(chunk);
+    } catch {
+      return false;
+    }
+    return `sha256:${hash.digest('hex')}` === digest;
+  }
+
+  async remove(digest: string): Promise<void> {
+    await fsp.rm(this.pathOf(digest), { force: true });
+  }
+
   /** A fresh temp path on the same filesystem as the store, for writers that rename into it. */
   tempPath(): string {
     return path.join(this.tmpDir, `blob-${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -84,6 +114,16 @@ export class BlobStore {
   async readBuffer(digest: string): Promise<Buffer> {
     return fsp.readFile(this.pathOf(digest));
   }
+}
+
+/** A blob of the cache was found damaged and was removed; the next build replaces it. */
+export function corruptBlobError(digest: string, cause?: unknown): BuildError {
+  return new BuildError(
+    'CACHE_BLOB_CORRUPT',
+    `the cached blob ${digest} was corrupt (its size or content no longer matches its digest) ` +
+      'and was removed from the cache; the next build rebuilds or fetches it again',
+    { hint: 'build again', ...(cause === undefined ? {} : { cause }) },
+  );
 }
 
 function hexOf(digest: string): string {

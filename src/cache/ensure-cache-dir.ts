@@ -29,6 +29,29 @@ export async function ensureCacheDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * For commands that only read or clean a cache (`kiln prune`): false when there is none yet,
+ * the same error as a build's when the path is there but is no writable directory.
+ */
+export async function checkExistingCacheDir(dir: string): Promise<boolean> {
+  const absolute = path.resolve(dir);
+  let st: Awaited<ReturnType<typeof fsp.stat>>;
+  try {
+    st = await fsp.stat(absolute);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    throw unusable(absolute, code);
+  }
+  if (!st.isDirectory()) throw unusable(absolute, 'not a directory');
+  try {
+    await fsp.access(absolute, fsp.constants.W_OK | fsp.constants.X_OK);
+  } catch (err) {
+    throw unusable(absolute, (err as NodeJS.ErrnoException).code);
+  }
+  return true;
+}
+
 function unusable(dir: string, why: string | undefined): InputError {
   return new InputError('CACHE_DIR_UNUSABLE', `cannot use ${dir} as the cache directory: ${why}`, {
     hint: 'pass a writable directory with --cache-dir or KILN_CACHE_DIR',

@@ -11,7 +11,7 @@ import type {
   SshSpec,
 } from '../solver/build-request.js';
 import { parseCsvFields } from './csv-fields.js';
-import { parseOutputSpec } from './output-spec.js';
+import { parseOutputSpec, refusePushByDigest } from './output-spec.js';
 
 /** The options of `kiln build` as commander hands them over. */
 export interface BuildFlags {
@@ -119,6 +119,31 @@ export function parseSecret(text: string, cwd: string, env: NodeJS.ProcessEnv): 
 }
 
 /**
+ * A secret's file is checked before the build, as buildx does: a step that mounts it may run
+ * late, or not at all when cached, and a typo in the path should not wait for it.
+ */
+function checkSecretFiles(secrets: SecretSpec[]): SecretSpec[] {
+  for (const { id, source } of secrets) {
+    const problem = source.kind === 'file' ? fileProblem(source.path) : undefined;
+    if (problem !== undefined) {
+      throw new InputError('SECRET_INVALID', `--secret id=${id}: ${problem}`);
+    }
+  }
+  return secrets;
+}
+
+function fileProblem(file: string): string | undefined {
+  try {
+    if (fs.statSync(file).isDirectory()) return `${file} is a directory, not a file`;
+    fs.accessSync(file, fs.constants.R_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file} (${code})`;
+  }
+}
+
+/**
  * `--ssh default|ID[=SOCKET]`: an agent socket, SSH_AUTH_SOCK when none is named. Key files
  * (which buildx loads into an agent of its own) are refused: kiln forwards agents only.
  */
@@ -223,6 +248,7 @@ export function toBuildRequest(
   if (flags.push) {
     if (flags.tag.length === 0)
       throw new InputError('FLAG_INVALID', '--push needs at least one -t');
+    refusePushByDigest(flags.tag, '-t with --push');
     outputs.push({ type: 'image', names: [...flags.tag], push: true });
   }
 
@@ -242,9 +268,11 @@ export function toBuildRequest(
     noCache: flags.cache === false,
     cacheFrom: flags.cacheFrom.map((c) => parseCacheSpec(c, '--cache-from', cwd)),
     cacheTo: flags.cacheTo.map((c) => parseCacheSpec(c, '--cache-to', cwd)),
-    secrets: uniqueIds(
-      flags.secret.map((s) => parseSecret(s, cwd, env)),
-      '--secret',
+    secrets: checkSecretFiles(
+      uniqueIds(
+        flags.secret.map((s) => parseSecret(s, cwd, env)),
+        '--secret',
+      ),
     ),
     ssh: uniqueIds(
       (flags.ssh ?? []).map((s) => parseSsh(s, cwd, env)),

@@ -295,7 +295,6 @@ export const EXECUTOR_FLAGS: readonly ExecutorFlag[] = [
     kind: 'bool',
     default: false,
     help: 'Skip the push permission check',
-    ignored: 'kiln does not check push permission before building',
   },
   {
     name: 'skip-default-registry-fallback',

@@ -13,6 +13,7 @@ import type {
 import { defaultCacheDir, parseKeyValues } from './build-options.js';
 import type { ExecutorArgs } from './executor-args.js';
 import { findFlag } from './executor-flags.js';
+import { refusePushByDigest } from './output-spec.js';
 
 /** What `kiln executor` runs: the request, where result files go, and what to warn about. */
 export interface ExecutorPlan {
@@ -226,6 +227,7 @@ export function toExecutorPlan(args: ExecutorArgs, host: ExecutorHost): Executor
     }
   }
   for (const d of destinations) parseReference(d);
+  if (!noPush) refusePushByDigest(destinations, '--destination');
 
   const progress = progressOf(args);
   const contextDir = resolveContext(args, host);
@@ -276,6 +278,8 @@ export function toExecutorPlan(args: ExecutorArgs, host: ExecutorHost): Executor
     insecureRegistries: [...new Set(insecure)],
     registryMirrors: mirrorsOf(args, env, warnings),
     rewriteTimestamp: reproducible,
+    checkPushFirst: !noPush && args.bools.get('skip-push-permission-check') !== true,
+    noOutputHint: 'use --destination, --tar-path or --oci-layout-path to export it',
     concurrency: 4,
   };
   const file = (name: string): string | undefined => {

@@ -82,6 +82,7 @@ function buildSpec(
     const pushValue = fields.get('push');
     const push =
       type === 'registry' || (pushValue !== undefined && parseBoolField(pushValue, 'push', '-o'));
+    if (push) refusePushByDigest(names, `--output type=${type}`);
     return { type: 'image', names, push, ...imageOptions(type, fields) };
   }
 
@@ -148,4 +149,17 @@ function imageOptions(type: string, fields: Map<string, string>): ImageOutputOpt
   }
   options.compression = result;
   return options;
+}
+
+/**
+ * A pushed image is named by tag: its digest is known only once it is built, so a name that
+ * pins one (`app@sha256:...`) would push every blob and then fail on the mismatch. Refused
+ * before the build, as buildx does.
+ */
+export function refusePushByDigest(names: readonly string[], flag: string): void {
+  const pinned = names.find((n) => n.includes('@'));
+  if (pinned === undefined) return;
+  throw new InputError('FLAG_INVALID', `${flag}: cannot push to a name with a digest: ${pinned}`, {
+    hint: 'name the image by tag (registry/app:v1); the pushed digest is known once it is built',
+  });
 }

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
+import { corruptBlobError } from '../cache/blob-store.js';
+import { RegistryError } from '../errors.js';
 import { parseReference, repositoryName } from '../registry/index.js';
 import type { LayerInfo } from '../solver/stage-result.js';
 import type { AssembledImage } from './assemble-image.js';
@@ -54,15 +56,39 @@ export async function pushImage(
   }
 }
 
+/**
+ * Pushes one layer. A stored blob of the wrong size is never sent; one the registry refuses for
+ * its digest is read again here, and when it is the cache that is damaged the blob is removed:
+ * a pulled layer is fetched again and pushed, a built one fails with an error naming the cache.
+ */
 async function pushLayer(layer: LayerInfo, registry: string, repo: string, ctx: ExportContext) {
+  const { digest, size } = layer.descriptor;
+  const stored = await ctx.blobs.checkStored(digest, size);
+  if (stored === 'removed' && !layer.sourceRepository) throw corruptBlobError(digest);
+  try {
+    await pushFrom(layer, stored === 'present', registry, repo, ctx);
+  } catch (err) {
+    const refused = err instanceof RegistryError && err.code === 'REGISTRY_DIGEST_MISMATCH';
+    if (stored !== 'present' || !refused || (await ctx.blobs.verify(digest))) throw err;
+    await ctx.blobs.remove(digest);
+    if (!layer.sourceRepository) throw corruptBlobError(digest, err);
+    await pushFrom(layer, false, registry, repo, ctx);
+  }
+}
+
+async function pushFrom(
+  layer: LayerInfo,
+  local: boolean,
+  registry: string,
+  repo: string,
+  ctx: ExportContext,
+): Promise<void> {
   const source = layer.sourceRepository;
   const mountFrom =
     source?.startsWith(`${registry}/`) === true ? source.slice(registry.length + 1) : undefined;
-  const local = await ctx.blobs.has(layer.descriptor.digest);
   // A blob we never downloaded is streamed from its source only if the mount is refused.
   const open = async (): Promise<Readable> => {
-    if (local) return fs.createReadStream(ctx.blobs.pathOf(layer.descriptor.digest));
-    await ctx.fetchLayer(layer);
+    if (!local) await ctx.fetchLayer(layer);
     return fs.createReadStream(ctx.blobs.pathOf(layer.descriptor.digest));
   };
   await ctx.client.pushBlob(repo, layer.descriptor, open, {

@@ -236,3 +236,43 @@ export async function pushBlob(
     }
   }
 }
+
+/**
+ * Whether this client may push to `repo`, asked the way kaniko asks before it builds: open a blob
+ * upload session (which needs the push right) and cancel it at once. Throws the registry's
+ * refusal as an error that says a push was being checked.
+ */
+export async function checkPushAccess(
+  http: RegistryHttp,
+  repo: Repository,
+  signal?: AbortSignal,
+): Promise<void> {
+  const name = repositoryName(repo);
+  const call = (partial: Omit<CallRequest, 'what' | 'reference'>) =>
+    http.call({ ...partial, what: 'check push access to', reference: name, signal });
+  const scopes = [repositoryScope(repo.repository, 'pull,push')];
+  const { res, endpoint } = await call({
+    registry: repo.registry,
+    method: 'POST',
+    path: `/v2/${repo.repository}/blobs/uploads/`,
+    scopes,
+    headers: { 'content-length': '0' },
+    idempotent: true,
+  });
+  const location = header(res.headers, 'location');
+  if (res.status !== 202 || !location) {
+    throw await statusError(res, 'check push access to', name, repo.registry);
+  }
+  await res.body.dump();
+  // A session left open expires on its own; cancelling it is a courtesy that may fail.
+  await call({
+    registry: repo.registry,
+    method: 'DELETE',
+    path: new URL(location, endpoint.origin).href,
+    scopes,
+    idempotent: true,
+  }).then(
+    ({ res: deleted }) => deleted.body.dump(),
+    () => {},
+  );
+}

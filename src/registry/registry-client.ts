@@ -11,7 +11,12 @@ import * as stream from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NetworkError, RegistryError } from '../errors.js';
 import { Authenticator, repositoryScope } from './authenticator.js';
-import { type PushBlobOptions, type PushBlobResult, pushBlob } from './blob-upload.js';
+import {
+  checkPushAccess,
+  type PushBlobOptions,
+  type PushBlobResult,
+  pushBlob,
+} from './blob-upload.js';
 import { type CredentialProvider, FileCredentialProvider } from './credentials.js';
 import { DigestVerifier, digestOf } from './digest-verifier.js';
 import { MANIFEST_ACCEPT } from './media-types.js';
@@ -240,6 +245,11 @@ export class RegistryClient {
       throw err;
     }
     return written;
+  }
+
+  /** Fails unless this client may push to the repository (see checkPushAccess). */
+  checkPushAccess(repo: RepositoryLike, signal?: AbortSignal): Promise<void> {
+    return checkPushAccess(this.http, toRepository(repo), signal);
   }
 
   /** Uploads a blob unless present; see PushBlobOptions for cross-repository mounts. */

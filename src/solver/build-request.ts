@@ -80,6 +80,13 @@ export interface BuildRequest {
   registryMirrors: string[];
   /** Clamp new layer mtimes to SOURCE_DATE_EPOCH (kaniko --reproducible, rewrite-timestamp=true). */
   rewriteTimestamp: boolean;
+  /**
+   * `kiln executor` without --skip-push-permission-check: before anything is built, check that
+   * every pushed name's repository accepts a push from us, as kaniko does.
+   */
+  checkPushFirst?: boolean;
+  /** How the warning for a build without outputs says to add one, in the command's own flags. */
+  noOutputHint?: string;
   /** Maximum number of steps running at once. */
   concurrency: number;
 }

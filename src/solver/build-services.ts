@@ -1,7 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BlobStore } from '../cache/blob-store.js';
+import { type BlobStore, corruptBlobError } from '../cache/blob-store.js';
 import { BuildCache } from '../cache/build-cache.js';
 import type { RecordStore } from '../cache/record-store.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -92,9 +92,13 @@ export class BuildServices implements SolverServices {
   }
 
   async fetchLayer(layer: LayerInfo): Promise<void> {
-    if (await this.blobs.has(layer.descriptor.digest)) return;
-    if (await this.cache.fetchImported(layer.descriptor.digest, layer.descriptor.size)) return;
+    const { digest, size } = layer.descriptor;
+    const stored = await this.blobs.checkStored(digest, size);
+    if (stored === 'present') return;
+    // A damaged blob was removed: one from a registry or an imported cache is fetched again.
+    if (await this.cache.fetchImported(digest, size)) return;
     if (!layer.sourceRepository) {
+      if (stored === 'removed') throw corruptBlobError(digest);
       throw new Error(`layer ${layer.diffId} is neither in the cache nor in a registry`);
     }
     await this.images.fetchBlob(

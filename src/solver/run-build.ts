@@ -25,6 +25,7 @@ import {
 } from '../frontend/ignore/index.js';
 import type { Descriptor } from '../image/oci-types.js';
 import { onAbort } from '../on-abort.js';
+import { parseReference, repositoryName } from '../registry/index.js';
 import type { BuildRequest } from './build-request.js';
 import { BuildServices } from './build-services.js';
 import { SandboxNeeded } from './sandbox-needed.js';
@@ -124,9 +125,13 @@ async function buildWith(
   if (request.outputs.length === 0) {
     bus.emit({
       type: 'warning',
-      message: 'no output specified: the result stays in the cache; use --push or -o to export it',
+      message: `no output specified: the result stays in the cache; ${
+        request.noOutputHint ?? 'use --push or -o to export it'
+      }`,
     });
   }
+
+  if (request.checkPushFirst) await checkPushAccess(request, services, signal);
 
   const solver = new Solver(plan, services);
   const stopWatching = onAbort(signal, () => solver.cancel(signal.reason));
@@ -175,6 +180,17 @@ function writtenPaths(request: BuildRequest, resultFiles: readonly ResultFile[])
  * Keeps the cache within its size limit after a build that added to it. The build has already
  * succeeded and written its outputs, so a failure here is a warning, never a failed build.
  */
+/** One upload session opened and cancelled per pushed repository, before the first step. */
+async function checkPushAccess(
+  request: BuildRequest,
+  services: BuildServices,
+  signal: AbortSignal,
+): Promise<void> {
+  const names = request.outputs.flatMap((o) => (o.type === 'image' && o.push ? o.names : []));
+  const repos = [...new Set(names.map((n) => repositoryName(parseReference(n))))];
+  await Promise.all(repos.map((repo) => services.images.client.checkPushAccess(repo, signal)));
+}
+
 async function collectGarbage(
   cacheDir: string,
   limit: CacheLimit,

@@ -131,6 +131,25 @@ describe('planBuild()', () => {
     assert.equal(p.stages[0]!.config.config?.OnBuild, undefined);
   });
 
+  it("counts a build arg that an ONBUILD ARG of a built stage's base declares as consumed", async () => {
+    const text = 'FROM trig AS built\nRUN after\nFROM base\nCOPY --from=built /x /x\n';
+    const p = await planBuild(parseDockerfile(text, 'Dockerfile'), {
+      buildArgs: new Map([
+        ['OB', 'cli'],
+        ['NOPE', '1'],
+      ]),
+      platform: PLATFORM,
+      resolveImageConfig: configs({
+        ...BASE,
+        trig: { Env: ['PATH=/bin'], OnBuild: ['ARG OB=default', 'RUN echo $OB'] },
+      }),
+    });
+    assert.deepEqual(
+      p.warnings.map((w) => w.message),
+      ['one or more build args were not consumed: NOPE'],
+    );
+  });
+
   it('writes history lines as BuildKit does, with build args counted in RUN', async () => {
     const p = await plan('FROM base\nARG A=1\nRUN make\nWORKDIR app\n');
     const history = p.stages[0]!.history.map((h) => h.createdBy);

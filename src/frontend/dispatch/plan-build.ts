@@ -94,6 +94,8 @@ export async function planBuild(
   const plans: StagePlan[] = [];
   const warnings: PlanWarning[] = [];
   const finalStates = new Map<number, StageState>();
+  // An ARG in a base's ONBUILD trigger consumes a build arg as one in the Dockerfile does.
+  const triggerArgs = new Set<string>();
   for (const stage of stages) {
     if (!needed.has(stage.index)) continue;
     const base = bases[stage.index]!;
@@ -101,6 +103,8 @@ export async function planBuild(
     // The base's ONBUILD triggers run first, and are not inherited by this image.
     const triggers = parseTriggers(state.config.OnBuild ?? [], loc(stage.location));
     if (state.config.OnBuild) delete state.config.OnBuild;
+    for (const cmd of triggers)
+      if (cmd.kind === 'arg') for (const d of cmd.args) triggerArgs.add(d.key);
     state.stepCount += fsStepCount(triggers);
     for (const command of [...triggers, ...stage.commands]) {
       dispatchCommand(state, command, {
@@ -123,7 +127,10 @@ export async function planBuild(
   return {
     stages: plans,
     target,
-    warnings: [...warnings, ...unusedArgWarnings(options.buildArgs, metaArgs, stages, needed)],
+    warnings: [
+      ...warnings,
+      ...unusedArgWarnings(options.buildArgs, metaArgs, stages, needed, triggerArgs),
+    ],
   };
 }
 
@@ -330,8 +337,9 @@ function unusedArgWarnings(
   metaArgs: { args: { key: string }[] }[],
   stages: Stage[],
   needed: Set<number>,
+  triggerArgs: Set<string>,
 ): PlanWarning[] {
-  const declared = new Set(metaArgs.flatMap((a) => a.args.map((d) => d.key)));
+  const declared = new Set([...metaArgs.flatMap((a) => a.args.map((d) => d.key)), ...triggerArgs]);
   for (const stage of stages) {
     if (!needed.has(stage.index)) continue;
     for (const cmd of stage.commands)
