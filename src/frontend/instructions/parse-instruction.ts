@@ -6,19 +6,20 @@
 import { DockerfileError, type SourceLocation } from '../../errors.js';
 import { chompHeredocContent, parseHeredocMarker } from '../dockerfile/heredoc.js';
 import type { Instruction } from '../dockerfile/instruction.js';
-import { argAt, flagAt, flagIndexAt, keywordAt } from '../dockerfile/word-location.js';
-import { BFlags, FlagError, type FlagKind } from './bflags.js';
-import type {
-  ArgDef,
-  Command,
-  CommandLine,
-  HealthConfig,
-  InlineFile,
-  KeyValue,
-  SourcesAndDest,
-} from './commands.js';
-import { parseGoDuration } from './duration.js';
-import { MountSpecError, parseMountSpec } from './mount-spec.js';
+import { argAt, flagIndexAt, keywordAt } from '../dockerfile/word-location.js';
+import { FlagError } from './bflags.js';
+import type { ArgDef, Command, InlineFile, KeyValue, SourcesAndDest } from './commands.js';
+import {
+  atLeastOne,
+  base,
+  commandLine,
+  exactlyOne,
+  Failure,
+  flags,
+  noDest,
+} from './instruction-support.js';
+import { parseHealthcheck } from './parse-healthcheck.js';
+import { parseRun } from './parse-run.js';
 import { nearest } from './suggest.js';
 
 export const INSTRUCTION_NAMES = [
@@ -52,25 +53,6 @@ export interface FromInstruction {
   location: Instruction['location'];
 }
 
-/** An invalid instruction; `at` is the word at fault (the keyword when not given). */
-class Failure extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-    readonly at?: SourceLocation,
-  ) {
-    super(message);
-  }
-}
-
-const atLeastOne = (cmd: string) => new Failure(`${cmd} requires at least one argument`);
-const exactlyOne = (cmd: string) => new Failure(`${cmd} requires exactly one argument`);
-const noDest = (cmd: string) =>
-  new Failure(
-    `${cmd} requires at least two arguments, but only one was provided. ` +
-      'Destination could not be determined.',
-  );
-
 export function parseInstruction(ins: Instruction): Command | FromInstruction {
   try {
     return dispatch(ins);
@@ -89,14 +71,6 @@ export function parseInstruction(ins: Instruction): Command | FromInstruction {
     }
     throw err;
   }
-}
-
-function flags(ins: Instruction, decl: Record<string, FlagKind>): BFlags {
-  return new BFlags(ins.flags).parse(decl);
-}
-
-function base(ins: Instruction) {
-  return { original: ins.original, location: ins.location };
 }
 
 function dispatch(ins: Instruction): Command | FromInstruction {
@@ -189,20 +163,6 @@ function keyValues(ins: Instruction, cmd: string): KeyValue[] {
     out.push({ key: args[i]!, value: args[i + 1]!, legacy: args[i + 2] === '' });
   }
   return out;
-}
-
-function inlineFiles(ins: Instruction): InlineFile[] {
-  return ins.heredocs.map((h) => ({
-    name: h.name,
-    data: h.content,
-    expand: h.expand,
-    chomp: h.chomp,
-    fd: h.fd,
-  }));
-}
-
-function commandLine(ins: Instruction): CommandLine {
-  return { cmdLine: [...ins.args], prependShell: !ins.json, files: inlineFiles(ins) };
 }
 
 function sourcesAndDest(ins: Instruction, cmd: string): SourcesAndDest {
@@ -330,111 +290,6 @@ function parseOnbuild(ins: Instruction): Command {
   let expression = ins.original.replace(/^\s*ONBUILD\s*/i, '');
   for (const h of ins.heredocs) expression += `\n${h.content}${h.name}`;
   return { kind: 'onbuild', expression, ...base(ins) };
-}
-
-const NETWORKS = ['default', 'none', 'host'] as const;
-const SECURITY = ['sandbox', 'insecure'] as const;
-
-function parseRun(ins: Instruction): Command {
-  const f = flags(ins, { mount: 'strings', network: 'string', security: 'string' });
-  const mounts = f.strings('mount').map((m, i) => {
-    try {
-      return parseMountSpec(m);
-    } catch (err) {
-      if (!(err instanceof MountSpecError)) throw err;
-      const at = flagAt(ins.location, 'mount', i);
-      throw new Failure(`invalid --mount=${m}: ${err.message}`, undefined, at);
-    }
-  });
-  const network = f.string('network');
-  if (network !== undefined && !(NETWORKS as readonly string[]).includes(network)) {
-    throw new Failure(
-      `unsupported network mode "${network}"`,
-      'valid modes: default, none, host',
-      flagAt(ins.location, 'network'),
-    );
-  }
-  const security = f.string('security');
-  if (security !== undefined && !(SECURITY as readonly string[]).includes(security)) {
-    throw new Failure(
-      `unsupported security mode "${security}"`,
-      'valid modes: sandbox, insecure',
-      flagAt(ins.location, 'security'),
-    );
-  }
-  return {
-    kind: 'run',
-    command: commandLine(ins),
-    mounts,
-    network: network as (typeof NETWORKS)[number] | undefined,
-    security: security as (typeof SECURITY)[number] | undefined,
-    ...base(ins),
-  };
-}
-
-function interval(ins: Instruction, f: BFlags, name: string): number {
-  const s = f.string(name);
-  if (s === undefined || s === '') return 0;
-  const at = flagAt(ins.location, name);
-  let ms: number;
-  try {
-    ms = parseGoDuration(s);
-  } catch (err) {
-    throw new Failure((err as Error).message, undefined, at);
-  }
-  if (ms === 0) return 0;
-  if (ms < 1) throw new Failure(`Interval "${name}" cannot be less than 1ms`, undefined, at);
-  return ms;
-}
-
-function parseHealthcheck(ins: Instruction): Command {
-  if (ins.args.length === 0) throw atLeastOne('HEALTHCHECK');
-  const typ = ins.args[0]!.toUpperCase();
-  const rest = ins.args.slice(1);
-  const health: HealthConfig = {
-    test: [],
-    intervalMs: 0,
-    timeoutMs: 0,
-    startPeriodMs: 0,
-    startIntervalMs: 0,
-    retries: 0,
-  };
-  if (typ === 'NONE') {
-    if (rest.length !== 0) {
-      throw new Failure('HEALTHCHECK NONE takes no arguments', undefined, argAt(ins.location, 1));
-    }
-    health.test = ['NONE'];
-    return { kind: 'healthcheck', health, ...base(ins) };
-  }
-  const f = flags(ins, {
-    interval: 'string',
-    timeout: 'string',
-    'start-period': 'string',
-    'start-interval': 'string',
-    retries: 'string',
-  });
-  if (typ !== 'CMD') {
-    const at = argAt(ins.location, 0);
-    throw new Failure(`Unknown type "${typ}" in HEALTHCHECK (try CMD)`, undefined, at);
-  }
-  if (rest.length === 0) throw new Failure('Missing command after HEALTHCHECK CMD');
-  health.test = [ins.json ? 'CMD' : 'CMD-SHELL', ...rest];
-  health.intervalMs = interval(ins, f, 'interval');
-  health.timeoutMs = interval(ins, f, 'timeout');
-  health.startPeriodMs = interval(ins, f, 'start-period');
-  health.startIntervalMs = interval(ins, f, 'start-interval');
-  const retries = f.string('retries');
-  if (retries !== undefined && retries !== '') {
-    const at = flagAt(ins.location, 'retries');
-    if (!/^[+-]?[0-9]+$/.test(retries) || Math.abs(Number(retries)) > 2 ** 31 - 1) {
-      const message = `strconv.ParseInt: parsing ${JSON.stringify(retries)}: invalid syntax`;
-      throw new Failure(message, undefined, at);
-    }
-    const n = Number(retries);
-    if (n < 0) throw new Failure(`--retries cannot be negative (${n})`, undefined, at);
-    health.retries = n;
-  }
-  return { kind: 'healthcheck', health, ...base(ins) };
 }
 
 function parseVolume(ins: Instruction): Command {
