@@ -16,8 +16,11 @@ export type CacheLimit = { bytes: number } | 'default' | 'none';
 export function cacheLimitFrom(env: NodeJS.ProcessEnv): CacheLimit {
   const text = env[CACHE_MAX_SIZE_ENV]?.trim();
   if (text === undefined || text === '') return 'default';
-  if (text === 'off' || text === '0') return 'none';
+  if (text === 'off') return 'none';
   const bytes = parseByteSize(text);
+  // Any spelling of zero (0, 0B, 0k) turns collection off: a limit of nothing would empty the
+  // cache after every build.
+  if (bytes === 0) return 'none';
   if (bytes === undefined) {
     throw new InputError('CACHE_MAX_SIZE_INVALID', `${CACHE_MAX_SIZE_ENV}: not a size: "${text}"`, {
       hint: 'write a size such as 20GB or 500MiB, or off for no limit',

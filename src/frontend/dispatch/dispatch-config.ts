@@ -69,6 +69,15 @@ export function dispatchExpose(
     const proto = (match[3] ?? 'tcp').toLowerCase();
     const first = Number(match[1]);
     const last = match[2] === undefined ? first : Number(match[2]);
+    // Docker reads each end as a 16-bit number and refuses a range that runs backwards.
+    if (first > 65535 || last > 65535) {
+      const message = `EXPOSE: invalid port "${raw}": a port is at most 65535`;
+      throw new DockerfileError('EXPOSE_INVALID', message, loc);
+    }
+    if (last < first) {
+      const message = `EXPOSE: invalid range specified for port: ${raw}`;
+      throw new DockerfileError('EXPOSE_INVALID', message, loc);
+    }
     for (let port = first; port <= last; port++) {
       exposed[`${port}/${proto}`] = {};
       these.add(`${port}/${proto}`);

@@ -105,6 +105,27 @@ describe('planBuild()', () => {
     assert.equal(p.stages[0]!.config.config?.StopSignal, 'SIGQUIT');
   });
 
+  it('refuses EXPOSE ports past 65535 and ranges that run backwards, at the word', async () => {
+    for (const [ports, column] of [
+      ['99999', 8],
+      ['80 70000-70002/udp', 11],
+      ['5-1', 8],
+      ['1-20000000', 8],
+    ] as const) {
+      await assert.rejects(plan(`FROM base\nEXPOSE ${ports}\n`), {
+        code: 'EXPOSE_INVALID',
+        location: { file: 'Dockerfile', line: 2, column },
+      });
+    }
+    const p = await plan('FROM base\nEXPOSE 65535 1-3/udp\n');
+    assert.deepEqual(Object.keys(p.stages[0]!.config.config?.ExposedPorts ?? {}).sort(), [
+      '1/udp',
+      '2/udp',
+      '3/udp',
+      '65535/tcp',
+    ]);
+  });
+
   it('plans only the stages the target needs', async () => {
     const text =
       'FROM base AS a\nRUN a\nFROM base AS b\nRUN b\nFROM base AS c\nCOPY --from=a / /\n';
