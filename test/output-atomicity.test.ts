@@ -251,6 +251,49 @@ describe('kiln build outputs are all or nothing', () => {
     assert.deepEqual(leftovers(await snapshot(layout)), []);
   });
 
+  describe('a disk that fills while an archive is written', () => {
+    let small: string;
+
+    before(async () => {
+      small = join(work, 'small-mount');
+      await mkdir(small);
+      await runCommand('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
+    });
+    after(async () => {
+      await runCommand('umount', [small], { check: false });
+    });
+
+    for (const type of ['oci', 'docker', 'tar']) {
+      it(`fails type=${type} with OUTPUT_WRITE_FAILED and leaves nothing on that disk`, async () => {
+        const big = join(work, `big-${type}`);
+        await mkdir(big, { recursive: true });
+        await writeFile(
+          join(big, 'Dockerfile'),
+          `FROM ${fixture.base}\nRUN head -c 3000000 /dev/urandom > /big-${type}\n`,
+        );
+        const cache = join(work, `cache-full-${type}`);
+        const dest = join(small, `out-${type}.tar`);
+        const res = await runKiln([
+          'build',
+          '--progress=json',
+          '--cache-dir',
+          cache,
+          '-o',
+          `type=${type},dest=${dest}`,
+          big,
+        ]);
+        assert.equal(res.code, 1, res.stderr);
+        const error = jsonEvents(res.stderr).find((e) => e.type === 'error');
+        assert.equal(error?.code, 'OUTPUT_WRITE_FAILED', res.stderr);
+        assert.match(String(error?.message), /ENOSPC/);
+        assert.doesNotMatch(res.stderr, /Unhandled|\n\s+at /, 'no stack trace');
+        assert.deepEqual(await readdir(small), [], 'no temp file fills the disk');
+        const tmp = await readdir(join(cache, 'tmp')).catch(() => [] as string[]);
+        assert.deepEqual(tmp, [], 'no scratch left in the cache');
+      });
+    }
+  });
+
   describe('a destination that cannot be written fails before the build', () => {
     let readOnlyMount: string;
 

@@ -25,13 +25,17 @@ export async function writeToDestination(
   await stageFile(dest, ctx.staging, async (handle) => {
     // The stream closes the handle when it is done (stageFile's close is then a no-op).
     const out = handle.createWriteStream();
+    // A write that fails (ENOSPC on a full disk) is an 'error' event while `write` may be waiting
+    // for 'drain': listen from the start, or the event kills the process and nothing is cleaned.
+    const failed = new Promise<never>((_, reject) => out.once('error', reject));
+    failed.catch(() => {});
     try {
-      await write(out);
+      await Promise.race([write(out), failed]);
       out.end();
-      await finished(out);
+      await Promise.race([finished(out), failed]);
     } catch (err) {
       out.destroy();
-      throw err;
+      throw err instanceof BuildError ? err : outputError(dest, err);
     }
   });
 }
