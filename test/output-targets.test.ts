@@ -104,6 +104,35 @@ describe('kiln file outputs to devices, pipes, links and mounted files', () => {
     assert.deepEqual(await leftovers(dir), []);
   });
 
+  it('stops on SIGTERM while a pipe has no reader, and takes the other outputs back', async () => {
+    const dir = join(work, 'fifo-alone');
+    await mkdir(dir);
+    const fifo = join(dir, 'pipe');
+    await runCommand('mkfifo', [fifo]);
+    const archive = join(dir, 'a.tar');
+    const iid = join(dir, 'iid');
+    const args = ['build', '--progress=plain', '--cache-dir', cache];
+    const outputs = ['-o', `type=oci,dest=${archive}`, '-o', `type=tar,dest=${fifo}`];
+    const child = spawn(process.execPath, [KILN_BIN, ...args, ...outputs, '--iidfile', iid, ctx], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // The archive goes in place before the pipe is opened: then kiln waits for a reader.
+    for (let i = 0; i < 300 && !(await stat(archive).catch(() => undefined)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(await stat(archive).catch(() => undefined), 'the archive was put in place');
+    child.kill('SIGTERM');
+    const code = await Promise.race([
+      exited,
+      new Promise((r) => setTimeout(() => r('still running'), 15_000)),
+    ]);
+    if (code === 'still running') child.kill('SIGKILL');
+    assert.equal(code, 143);
+    assert.ok((await lstat(fifo)).isFIFO());
+    assert.deepEqual((await readdir(dir)).sort(), ['pipe'], 'archive and iid taken back');
+  });
+
   it('keeps a symbolic link and puts the output in the file it points at, made if missing', async () => {
     const dir = join(work, 'link');
     await mkdir(join(dir, 'real'), { recursive: true });

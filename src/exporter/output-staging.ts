@@ -28,25 +28,28 @@ export interface StagedOutput {
  */
 export class OutputStaging {
   private staged: StagedOutput[] = [];
-  private streams: (() => Promise<void>)[] = [];
+  private streams: ((signal?: AbortSignal) => Promise<void>)[] = [];
 
   stage(output: StagedOutput): void {
     this.staged.push(output);
   }
 
-  /** An output to stdout, written once every staged output is in place. */
-  stream(write: () => Promise<void>): void {
+  /**
+   * An output that cannot be staged (stdout, a device, a pipe), written once every staged output
+   * is in place. It gets the build's signal: a pipe may wait for its reader.
+   */
+  stream(write: (signal?: AbortSignal) => Promise<void>): void {
     this.streams.push(write);
   }
 
-  async commit(): Promise<void> {
+  async commit(signal?: AbortSignal): Promise<void> {
     const staged = this.take();
     const streams = this.streams;
     this.streams = [];
     const placed: { output: StagedOutput; placed: Placed }[] = [];
     try {
       for (const output of staged) placed.push({ output, placed: await output.place() });
-      for (const write of streams) await write();
+      for (const write of streams) await write(signal);
     } catch (err) {
       const failures: string[] = [];
       for (const { output, placed: p } of placed.reverse()) {

@@ -1,7 +1,9 @@
+import { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BuildError } from '../errors.js';
 import type { ExportContext } from './export-context.js';
 import { fileTarget, mayWrite } from './file-target.js';
@@ -61,7 +63,7 @@ export async function stageFile(
     });
   }
   if (target.kind === 'inPlace') {
-    staging.stream(() => writeInPlace(target.path, write));
+    staging.stream((signal) => writeInPlace(target.path, write, signal));
     return;
   }
   const final = target.path;
@@ -81,7 +83,7 @@ export async function stageFile(
       throw outputError(dest, err);
     });
     if (handle === undefined) {
-      staging.stream(() => writeInPlace(final, write));
+      staging.stream((signal) => writeInPlace(final, write, signal));
       return;
     }
     try {
@@ -111,11 +113,16 @@ export async function stageFile(
 async function writeInPlace(
   file: string,
   write: (handle: fsp.FileHandle) => Promise<void>,
+  signal?: AbortSignal,
 ): Promise<void> {
-  // 'w' truncates a regular file and is ignored by devices and pipes; a pipe waits for a reader.
+  const reader = (await fsp.stat(file).catch(() => undefined))?.isFIFO()
+    ? await waitForReader(file, signal)
+    : undefined;
+  // 'w' truncates a regular file and is ignored by devices and pipes.
   const handle = await fsp.open(file, 'w').catch((err: unknown) => {
     throw outputError(file, err);
   });
+  await reader?.close();
   try {
     await write(handle);
   } catch (err) {
@@ -124,6 +131,26 @@ async function writeInPlace(
     await handle.close();
   }
 }
+
+/**
+ * Waits until a pipe has a reader. A plain open(2) of a pipe nobody reads blocks in a thread
+ * that no signal reaches, so an interrupted build could not stop; a non-blocking open fails with
+ * ENXIO until a reader comes, and is polled instead. The handle it returns stays open until the
+ * real one is: closing it first would show the reader an end of file before the output.
+ */
+async function waitForReader(file: string, signal?: AbortSignal): Promise<fsp.FileHandle> {
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      return await fsp.open(file, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw outputError(file, err);
+    }
+    await sleep(READER_POLL_MS, undefined, signal ? { signal } : undefined);
+  }
+}
+
+const READER_POLL_MS = 100;
 
 async function isWritableFile(file: string): Promise<boolean> {
   const info = await fsp.stat(file).catch(() => undefined);

@@ -146,7 +146,7 @@ async function buildWith(
       await services.cache.exportAll(result.key, signal);
       await stageResultFiles(outcome, options.resultFiles ?? [], staging);
       signal.throwIfAborted();
-      await staging.commit();
+      await staging.commit(signal);
     } catch (err) {
       await staging.discard();
       throw err;
