@@ -352,6 +352,20 @@ describe('kiln build outputs are all or nothing', () => {
         ['--metadata-file', join(work, 'missing', 'meta.json')],
         /--metadata-file .*missing does not exist/,
       );
+      const layoutDir = join(work, 'nested-layout');
+      await refused(
+        ['-o', `type=oci,dest=${layoutDir},tar=false`, '--iidfile', join(layoutDir, 'index.json')],
+        /--iidfile .* writes inside the output of -o type=oci/,
+        undefined,
+        'OUTPUT_CONFLICT',
+      );
+      const localDir = join(work, 'nested-local');
+      await refused(
+        ['-o', `type=local,dest=${localDir}`, '-o', `type=local,dest=${join(localDir, 'x')}`],
+        /writes inside the output of -o type=local/,
+        undefined,
+        'OUTPUT_CONFLICT',
+      );
       const same = join(work, 'same.tar');
       await refused(
         ['-o', `type=docker,dest=${same}`, '-o', `type=oci,dest=${same}`],

@@ -37,9 +37,11 @@ export async function checkOutputs(
     ...cacheTo.flatMap(cacheTarget),
   ];
   const seen = new Map<string, string>();
+  const dirs: { key: string; label: string }[] = [];
   for (const target of targets) {
     // A link and the file it points at are one destination.
     const key = await finalPath(target.path).catch(() => target.path);
+    if (target.kind !== 'file') dirs.push({ key, label: target.label });
     const other = seen.get(key);
     // Devices and pipes are written in place, one output after the other: they may be shared.
     if (other !== undefined && !(await isDeviceOrPipe(key))) {
@@ -50,7 +52,27 @@ export async function checkOutputs(
       );
     }
     seen.set(key, target.label);
-    await checkTarget(target);
+  }
+  await checkNesting(seen, dirs);
+  for (const target of targets) await checkTarget(target);
+}
+
+/**
+ * A destination inside another output's directory (`--iidfile L/index.json` beside
+ * `-o type=oci,dest=L,tar=false`, or a local output inside another) would overwrite part of it,
+ * or fail half-way when the outputs are put in place.
+ */
+async function checkNesting(
+  seen: Map<string, string>,
+  dirs: { key: string; label: string }[],
+): Promise<void> {
+  for (const dir of dirs) {
+    for (const [key, label] of seen) {
+      if (!key.startsWith(`${dir.key}${path.sep}`) || (await isDeviceOrPipe(key))) continue;
+      throw new InputError('OUTPUT_CONFLICT', `${label} writes inside the output of ${dir.label}`, {
+        hint: 'give each output its own destination, outside the others',
+      });
+    }
   }
 }
 
