@@ -71,4 +71,10 @@ describe('proxyFor', () => {
   it('refuses proxies it cannot speak to', () => {
     assert.throws(() => via('http://a.b/', { HTTP_PROXY: 'socks5://p:1080' }), /only http:/);
   });
+
+  it('refuses a proxy URL that does not parse instead of reading it as another host', () => {
+    for (const bad of ['http://[::1', 'http://p:99999']) {
+      assert.throws(() => via('http://a.b/', { HTTP_PROXY: bad }), { code: 'PROXY_INVALID' }, bad);
+    }
+  });
 });

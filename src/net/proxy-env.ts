@@ -47,7 +47,13 @@ function parseProxy(value: string): URL {
   } catch {
     proxy = undefined;
   }
-  // `proxy:3128` parses as a URL with the scheme `proxy:`; like Go, such a value is a host.
+  // `proxy:3128` parses as a URL with the scheme `proxy:`; like Go, such a value is a host. One
+  // that names its scheme (`http://[::1`) and does not parse is just invalid: read after another
+  // `http://`, it would name the host `http`.
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
+  if (proxy === undefined && hasScheme) {
+    throw new NetworkError('PROXY_INVALID', `invalid proxy address ${JSON.stringify(value)}`);
+  }
   if (proxy === undefined || !/^(https?|socks5h?):$/.test(proxy.protocol)) {
     try {
       proxy = new URL(`http://${value}`);
