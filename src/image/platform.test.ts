@@ -37,6 +37,10 @@ describe('platforms', () => {
     assert.equal(formatPlatform({ os: 'linux', architecture: 'armhf' }), 'linux/arm/v7');
   });
 
+  it('says that several platforms in one run are not supported', () => {
+    assert.throws(() => parsePlatform('linux/amd64,linux/arm64'), { code: 'PLATFORM_MULTIPLE' });
+  });
+
   it('rejects a malformed platform with an input error', () => {
     assert.throws(() => parsePlatform('linux//'), InputError);
     assert.throws(() => parsePlatform('a/b/c/d'), InputError);

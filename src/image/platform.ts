@@ -96,6 +96,13 @@ function invalid(spec: string, why: string): InputError {
  * that OS on the host's architecture, any other bare word is an architecture on linux.
  */
 export function parsePlatform(spec: string): Platform {
+  if (spec.includes(',')) {
+    throw new InputError(
+      'PLATFORM_MULTIPLE',
+      `building for several platforms in one run is not supported: '${spec}'`,
+      { hint: 'run kiln once per platform (--platform linux/amd64, then --platform linux/arm64)' },
+    );
+  }
   const parts = spec.trim().split('/');
   if (parts.some((part) => part === '') || parts.length > 3) {
     throw new InputError('PLATFORM_INVALID', `invalid platform '${spec}'`, {
