@@ -4,7 +4,7 @@
  * with SIGKILL instead of building on alone.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -68,6 +68,36 @@ describe('interrupted builds', () => {
     const code = await Promise.race([exited, sleep(15_000).then(() => 'still running')]);
     assert.equal(code, 143);
     assert.ok(Date.now() - sent < 10_000);
+  });
+
+  it('ends with 143 after SIGTERM while a thread waits in a read that never returns', async () => {
+    // A secret whose source is a pipe nobody writes: reading it blocks a thread-pool thread in
+    // open(2), which process.exit() would wait for.
+    const fifo = join(env.work, 'secret-pipe');
+    execFileSync('mkfifo', [fifo]);
+    const ctx = join(env.work, 'blocked');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(
+      join(ctx, 'Dockerfile'),
+      `FROM ${env.base}\nRUN --mount=type=secret,id=s cat /run/secrets/s\n`,
+    );
+    const cache = join(env.work, 'cache-blocked');
+    const child = spawn(
+      process.execPath,
+      [KILN_BIN, 'build', '--cache-dir', cache, '--secret', `id=s,src=${fifo}`, ctx],
+      { stdio: 'ignore' },
+    );
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('close', (code, signal) => resolve(code ?? (signal === 'SIGTERM' ? 143 : null))),
+    );
+    await sleep(4000);
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(20_000).then(() => 'still running')]);
+    if (code === 'still running') {
+      for (const pid of pidsWith(cache)) process.kill(pid, 'SIGKILL');
+    }
+    assert.equal(code, 143);
+    assert.deepEqual(pidsWith(cache), [], 'nothing of the build is left running');
   });
 
   it('stops the namespaced child when its parent is killed with SIGKILL', async () => {

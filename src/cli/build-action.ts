@@ -131,11 +131,10 @@ function onSignals(abort: AbortController): {
   let received: string | undefined;
   let grace: NodeJS.Timeout | undefined;
   const handler = (sig: NodeJS.Signals): void => {
-    const code = sig === 'SIGINT' ? 130 : 143;
-    if (received !== undefined) process.exit(code);
+    if (received !== undefined) dieBy(sig);
     received = sig;
     abort.abort(new Error(`interrupted by ${sig}`));
-    grace = setTimeout(() => process.exit(code), STOP_GRACE_MS);
+    grace = setTimeout(() => dieBy(sig), STOP_GRACE_MS);
     grace.unref();
   };
   const parent = expectedParentPid() ?? process.ppid;
@@ -156,6 +155,19 @@ function onSignals(abort: AbortController): {
       if (grace) clearTimeout(grace);
     },
   };
+}
+
+/**
+ * Ends the process by the signal itself, with its default action: the exit status is 130 or 143
+ * as for any program a signal stopped. process.exit() is not enough: it waits for the thread
+ * pool, and a thread blocked in a system call that never returns (open(2) of a pipe nobody reads)
+ * would keep the process alive for ever.
+ */
+function dieBy(sig: NodeJS.Signals): never {
+  process.removeAllListeners(sig);
+  process.kill(process.pid, sig);
+  // Reached only if the signal were blocked in this thread: then exit the ordinary way.
+  process.exit(sig === 'SIGINT' ? 130 : 143);
 }
 
 function reportWithoutBus(err: unknown): number {
