@@ -33,6 +33,8 @@ export interface CacheInventory {
   temps: CacheItem[];
   /** Kept step logs. */
   logs: CacheItem[];
+  /** Stat caches of build contexts (`context-stats/<hash>.stats`): which file had which digest. */
+  contextStats: CacheItem[];
   /** Cache mount directories, `mounts/<id>` and `mounts/<id>@<n>`. */
   mounts: CacheItem[];
   /** Conversion records, `conversions/<diff ID hex>.<compression>.json`. */
@@ -181,6 +183,17 @@ async function scanLogs(cacheDir: string, inv: CacheInventory): Promise<void> {
   }
 }
 
+async function scanContextStats(cacheDir: string, inv: CacheInventory): Promise<void> {
+  const root = path.join(cacheDir, 'context-stats');
+  for (const name of await readdirOrEmpty(root)) {
+    const item = await itemOf(path.join(root, name));
+    if (!item) continue;
+    // `.stats` (and version 1's `.json`); anything else is a temp sibling or a clock marker.
+    if (/^[a-f0-9]{64}\.(stats|json)$/.test(name)) inv.contextStats.push(item);
+    else inv.temps.push(item);
+  }
+}
+
 async function scanMounts(cacheDir: string, inv: CacheInventory): Promise<void> {
   const root = path.join(cacheDir, 'mounts');
   for (const name of await readdirOrEmpty(root)) {
@@ -216,7 +229,8 @@ async function readConversion(file: string): Promise<string | undefined> {
 
 /**
  * Lists the parts of a cache directory prune may remove: `records/<xx>/<key>.json`,
- * `blobs/sha256/<hex>`, `snapshots/<id>`, `tmp/*`, `logs/*`, cache mounts (`mounts/<id>`) and
+ * `blobs/sha256/<hex>`, `snapshots/<id>`, `tmp/*`, `logs/*`, context stat caches
+ * (`context-stats/*`), cache mounts (`mounts/<id>`) and
  * conversion records (`conversions/*.json`).
  */
 export async function scanCache(cacheDir: string): Promise<CacheInventory> {
@@ -226,6 +240,7 @@ export async function scanCache(cacheDir: string): Promise<CacheInventory> {
     snapshots: new Map(),
     temps: [],
     logs: [],
+    contextStats: [],
     mounts: [],
     conversions: [],
     buildPids: [],
@@ -236,6 +251,7 @@ export async function scanCache(cacheDir: string): Promise<CacheInventory> {
   await scanTmp(cacheDir, inv);
   await scanLogs(cacheDir, inv);
   await scanMounts(cacheDir, inv);
+  await scanContextStats(cacheDir, inv);
   await scanConversions(cacheDir, inv);
   return inv;
 }

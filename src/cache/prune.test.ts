@@ -153,6 +153,7 @@ describe('pruneCache', () => {
       blobs: 1,
       temps: 0,
       logs: 0,
+      contextStats: 0,
       mounts: 0,
       conversions: 0,
     });
@@ -295,6 +296,21 @@ describe('pruneCache', () => {
     assert.equal(await exists(cache.conversionPath('loose.zstd')), false);
     assert.equal(await exists(cache.conversionPath('used.gzip')), false);
     assert.equal(all.remainingBytes, 0);
+  });
+
+  it('removes context stat caches unused for longer than until, and keeps young temp files', async () => {
+    const dir = path.join(cache.dir, 'context-stats');
+    await fsp.mkdir(dir, { recursive: true });
+    const old = path.join(dir, `${sha('old context')}.stats`);
+    const fresh = path.join(dir, `${sha('fresh context')}.stats`);
+    const temp = path.join(dir, `.${sha('fresh context')}.stats.42.abcd.tmp`);
+    for (const f of [old, fresh, temp]) await fsp.writeFile(f, 'x'.repeat(5000));
+    await age(old, 48 * HOUR);
+    const result = await pruneCache(cache.dir, { all: false, untilMs: 24 * HOUR, ...noBuilds });
+    assert.equal(result.removed.contextStats, 1);
+    assert.equal(await exists(old), false);
+    assert.ok(await exists(fresh));
+    assert.ok(await exists(temp), 'a young temp file may belong to a build in flight');
   });
 
   it('measures a committed snapshot once and then takes its remembered size', async () => {

@@ -35,6 +35,7 @@ export interface PruneResult {
     blobs: number;
     temps: number;
     logs: number;
+    contextStats: number;
     mounts: number;
     conversions: number;
   };
@@ -55,6 +56,7 @@ type Entry =
   | { kind: 'snapshot'; lastUsed: number; id: string; item: CacheItem }
   | { kind: 'blob'; lastUsed: number; digest: string; item: CacheItem }
   | { kind: 'log'; lastUsed: number; item: CacheItem }
+  | { kind: 'context-stats'; lastUsed: number; item: CacheItem }
   | { kind: 'mount'; lastUsed: number; item: CacheItem };
 
 function defaultIsAlive(pid: number): boolean {
@@ -72,9 +74,9 @@ function diffSnapshotId(diffId: string): string {
 
 /**
  * Removes cache entries the way `docker buildx prune` does: step records with their snapshots
- * and layer blobs, step logs and cache mounts, oldest use first. A snapshot or blob goes only when no remaining record (or,
- * for blobs, no extracted base layer of the same diff ID) uses it, so a record never outlives its
- * blob. Safe beside running builds: snapshots are renamed before they are deleted, blobs are
+ * and layer blobs, step logs, context stat caches and cache mounts, oldest use first. A snapshot
+ * or blob goes only when no remaining record (or, for blobs, no extracted base layer of the same
+ * diff ID) uses it, so a record never outlives its blob. Safe beside running builds: snapshots are renamed before they are deleted, blobs are
  * moved aside and put back if a record written meanwhile uses them, and temp files younger than
  * the grace period are never touched.
  */
@@ -125,6 +127,7 @@ class Pruner {
     blobs: 0,
     temps: 0,
     logs: 0,
+    contextStats: 0,
     mounts: 0,
     conversions: 0,
   };
@@ -145,6 +148,7 @@ class Pruner {
       ...inv.snapshots.values(),
       ...inv.temps,
       ...inv.logs,
+      ...inv.contextStats,
       ...inv.mounts,
       ...inv.conversions,
     ];
@@ -192,6 +196,9 @@ class Pruner {
       entries.push({ kind: 'record', lastUsed: Math.max(...times), item: r });
     }
     for (const item of this.inv.logs) entries.push({ kind: 'log', lastUsed: item.lastUsed, item });
+    for (const item of this.inv.contextStats) {
+      entries.push({ kind: 'context-stats', lastUsed: item.lastUsed, item });
+    }
     for (const item of this.inv.mounts) {
       entries.push({ kind: 'mount', lastUsed: item.lastUsed, item });
     }
@@ -228,6 +235,12 @@ class Pruner {
         await fsp.rm(entry.item.path, { recursive: true, force: true });
         this.freed(entry.item.bytes);
         this.counts.logs++;
+        return true;
+      case 'context-stats':
+        // Only a speed-up: the next build of that context reads its files again.
+        await fsp.rm(entry.item.path, { force: true });
+        this.freed(entry.item.bytes);
+        this.counts.contextStats++;
         return true;
       case 'mount':
         return this.removeMount(entry.item);

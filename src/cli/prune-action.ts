@@ -23,7 +23,8 @@ export async function pruneAction(flags: PruneFlags): Promise<number> {
     const r = result.removed;
     process.stdout.write(
       `Deleted: ${r.records} step records, ${r.snapshots} snapshots, ${r.blobs} blobs, ` +
-        `${r.logs} logs, ${r.mounts} cache mounts, ${r.conversions} conversion records, ` +
+        `${r.logs} logs, ${r.contextStats} context stat caches, ${r.mounts} cache mounts, ` +
+        `${r.conversions} conversion records, ` +
         `${r.temps} temp files\n` +
         `Total reclaimed: ${formatSize(result.reclaimedBytes)}\n` +
         `Cache size now: ${formatSize(result.remainingBytes)}\n`,
