@@ -1,5 +1,5 @@
 set -e
-cd ctx
+mkdir -p ctx && cd ctx
 echo s > suid && chmod 4755 suid
 echo x > exec && chmod 0751 exec
 echo r > readonly && chmod 0400 readonly
