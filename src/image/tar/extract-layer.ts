@@ -12,10 +12,8 @@
 import {
   chmodSync,
   closeSync,
-  lchownSync,
   linkSync,
   lstatSync,
-  lutimesSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -30,6 +28,7 @@ import { setAttributeSync } from 'fs-xattr';
 import { decompress } from '../compress.js';
 import { ExtractError } from '../errors.js';
 import { OPAQUE_WHITEOUT, type TarEntry, WHITEOUT_PREFIX } from './entry.js';
+import { EntryAttributes, setEntryTimes } from './entry-attributes.js';
 import { layerPathComponents, resolveDirInRoot } from './resolve-in-root.js';
 import { makeSpecialNodes, type SpecialNode } from './special-nodes.js';
 import { readTar } from './tar-reader.js';
@@ -87,8 +86,7 @@ export async function extractLayer(
 }
 
 class LayerExtractor {
-  private readonly chown: boolean;
-  private readonly xattrs: boolean;
+  private readonly attributes: EntryAttributes;
   private readonly opaqueXattr: string;
   /** Host paths this layer created or replaced: an opaque whiteout keeps only these. */
   private readonly created = new Set<string>();
@@ -100,15 +98,16 @@ class LayerExtractor {
    * that can alter how a path resolves.
    */
   private readonly resolved = new Map<string, string>();
-  private readonly warnings = new Map<string, { message: string; count: number }>();
   private count = 0;
 
   constructor(
     private readonly root: string,
     private readonly options: ExtractOptions,
   ) {
-    this.chown = options.chown ?? process.getuid?.() === 0;
-    this.xattrs = options.xattrs ?? true;
+    this.attributes = new EntryAttributes(
+      options.chown ?? process.getuid?.() === 0,
+      options.xattrs ?? true,
+    );
     this.opaqueXattr = `${options.overlayXattrPrefix ?? 'user'}.overlay.opaque`;
   }
 
@@ -150,15 +149,15 @@ class LayerExtractor {
         return;
       case 'file':
         await writeContent(target, content);
-        this.applyOwnerAndXattrs(target, entry);
+        this.attributes.ownerAndXattrs(target, entry);
         chmodSync(target, entry.mode & 0o7777);
-        this.setTimes(target, entry);
+        setEntryTimes(target, entry);
         return;
       case 'symlink':
         this.resolved.clear();
         symlinkSync(entry.linkname ?? '', target);
-        this.lchown(target, entry);
-        this.setTimes(target, entry);
+        this.attributes.owner(target, entry);
+        setEntryTimes(target, entry);
         return;
       case 'hardlink':
         linkSync(await this.hardlinkSource(entry), target);
@@ -220,12 +219,9 @@ class LayerExtractor {
       const stats = statOrNone(path);
       if (stats === undefined || !stats.isDirectory() || stats.ino !== ino) continue;
       chmodSync(path, entry.mode & 0o7777);
-      this.setTimes(path, entry);
+      setEntryTimes(path, entry);
     }
-    const warnings = [...this.warnings.values()].map(({ message, count }) =>
-      count > 1 ? `${message} (and ${count - 1} more like it)` : message,
-    );
-    return { entries: this.count, warnings };
+    return { entries: this.count, warnings: this.attributes.warnings() };
   }
 
   private whiteout(entry: TarEntry, parent: string, base: string): void {
@@ -295,7 +291,7 @@ class LayerExtractor {
   }
 
   private applyDir(path: string, entry: TarEntry): void {
-    this.applyOwnerAndXattrs(path, entry);
+    this.attributes.ownerAndXattrs(path, entry);
     this.dirs.push({ path, entry, ino: lstatSync(path).ino });
   }
 
@@ -313,66 +309,16 @@ class LayerExtractor {
             entry.path,
           );
         }
-        this.warn(`node:${entry.type}`, `skipped ${entry.type} '${entry.path}': mknod refused`);
-        continue;
-      }
-      this.applyOwnerAndXattrs(node.path, entry);
-      if (!whiteout) chmodSync(node.path, entry.mode & 0o7777);
-      this.setTimes(node.path, entry);
-    }
-  }
-
-  private applyOwnerAndXattrs(path: string, entry: TarEntry): void {
-    // chown clears setuid bits and security.capability, so it goes first.
-    this.lchown(path, entry);
-    if (!this.xattrs || entry.xattrs === undefined) return;
-    for (const [name, value] of Object.entries(entry.xattrs)) {
-      // overlayfs keeps its own state (opaque, redirect, metacopy) in these namespaces; a layer
-      // that carried them could make the mounted tree differ from what its entries say.
-      if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) {
-        this.warn(`xattr:${name}`, `ignored overlayfs xattr ${name} on '${entry.path}'`);
-        continue;
-      }
-      try {
-        setAttributeSync(path, name, value);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        this.warn(
-          `xattr:${name}:${code}`,
-          `could not set xattr ${name} on '${entry.path}': ${code}`,
+        this.attributes.warn(
+          `node:${entry.type}`,
+          `skipped ${entry.type} '${entry.path}': mknod refused`,
         );
+        continue;
       }
+      this.attributes.ownerAndXattrs(node.path, entry);
+      if (!whiteout) chmodSync(node.path, entry.mode & 0o7777);
+      setEntryTimes(node.path, entry);
     }
-  }
-
-  private lchown(path: string, entry: TarEntry): void {
-    if (!this.chown) return;
-    try {
-      lchownSync(path, entry.uid, entry.gid);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EPERM' && code !== 'EINVAL') throw err;
-      // EINVAL: the id is not mapped in this user namespace (a rootless build maps only the
-      // user's subordinate range); the file stays owned by the extracting user, root in the build.
-      const why = code === 'EINVAL' ? ': the id is outside the ids this user namespace maps' : '';
-      this.warn(
-        `chown:${code}`,
-        `could not chown '${entry.path}' to ${entry.uid}:${entry.gid}${why}, so it is owned by root`,
-      );
-    }
-  }
-
-  private setTimes(path: string, entry: TarEntry): void {
-    // Seconds as a double keep about a microsecond of precision: finer is lost here.
-    const whole = entry.mtimeNs / 1_000_000_000n;
-    const seconds = Number(whole) + Number(entry.mtimeNs - whole * 1_000_000_000n) / 1e9;
-    lutimesSync(path, seconds, seconds);
-  }
-
-  private warn(key: string, message: string): void {
-    const existing = this.warnings.get(key);
-    if (existing === undefined) this.warnings.set(key, { message, count: 1 });
-    else existing.count++;
   }
 }
 
