@@ -5,7 +5,7 @@ import { parseReference, repositoryName } from '../registry/index.js';
 import { activeIsolation } from '../worker/sandbox/userns.js';
 import { runBuildCommand } from './build-action.js';
 import { type ExecutorArgs, parseExecutorArgs } from './executor-args.js';
-import { executorHelp } from './executor-flags.js';
+import { executorHelp } from './executor-help.js';
 import {
   dockerConfigDefault,
   type ExecutorPlan,

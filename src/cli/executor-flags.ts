@@ -380,23 +380,3 @@ export function findFlag(name: string): ExecutorFlag | undefined {
 export function findShortFlag(letter: string): ExecutorFlag | undefined {
   return BY_SHORT.get(letter);
 }
-
-/** The help text, laid out like cobra's. */
-export function executorHelp(): string {
-  const rows = EXECUTOR_FLAGS.filter((f) => !f.hidden).map((f) => {
-    const type = f.kind === 'bool' ? '' : ` ${f.kind === 'list' ? 'stringArray' : f.kind}`;
-    const names = `${f.short ? `-${f.short}, ` : '    '}--${f.name}${type}`;
-    const def = f.default === undefined || f.default === false ? '' : ` (default ${f.default})`;
-    const note = f.ignored ? ' [accepted, no effect]' : '';
-    return `  ${names.padEnd(42)} ${f.help}${def}${note}`;
-  });
-  return [
-    'Usage: kiln executor [flags]',
-    '',
-    'Build an image with the flags of the kaniko executor.',
-    '',
-    'Flags:',
-    ...rows,
-    '',
-  ].join('\n');
-}
