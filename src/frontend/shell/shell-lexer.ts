@@ -4,9 +4,9 @@
  * arithmetic, no globbing).
  */
 
-import { isSpaceRune } from '../dockerfile/go-string.js';
 import { ShellError } from './shell-error.js';
 import { replacePattern, trimPrefixPattern, trimSuffixPattern } from './shell-pattern.js';
+import { isDigit, isLetter, isSpecialParam, Words } from './shell-words.js';
 
 /** A variable source: a Map, a plain record, or anything with get/keys. */
 export interface EnvGetter {
@@ -46,66 +46,6 @@ function toGetter(env: ShellEnv): (name: string) => string | undefined {
   }
   const record = env as Readonly<Record<string, string>>;
   return (name) => (Object.hasOwn(record, name) ? record[name] : undefined);
-}
-
-const LETTER = /^\p{L}$/u;
-const DIGIT = /^\p{Nd}$/u;
-
-function isLetter(cp: number): boolean {
-  if (cp < 0x80) return (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a);
-  return LETTER.test(String.fromCodePoint(cp));
-}
-
-function isDigit(cp: number): boolean {
-  if (cp < 0x80) return cp >= 0x30 && cp <= 0x39;
-  return DIGIT.test(String.fromCodePoint(cp));
-}
-
-/** Special parameters of POSIX shells; BuildKit reads them as one-character names. */
-function isSpecialParam(cp: number): boolean {
-  return '@*#?-$!0'.includes(String.fromCodePoint(cp));
-}
-
-/** Collects the split words while the result string is built. */
-class Words {
-  words: string[] = [];
-  private word = '';
-  private inWord = false;
-
-  addChar(cp: number): void {
-    if (isSpaceRune(cp)) {
-      if (this.inWord && this.word.length !== 0) {
-        this.words.push(this.word);
-        this.word = '';
-        this.inWord = false;
-      }
-      return;
-    }
-    this.addRawChar(cp);
-  }
-
-  addRawChar(cp: number): void {
-    this.word += String.fromCodePoint(cp);
-    this.inWord = true;
-  }
-
-  addString(s: string): void {
-    for (const ch of s) this.addChar(ch.codePointAt(0)!);
-  }
-
-  addRawString(s: string): void {
-    this.word += s;
-    this.inWord = true;
-  }
-
-  finish(): string[] {
-    if (this.word.length > 0) {
-      this.words.push(this.word);
-      this.word = '';
-      this.inWord = false;
-    }
-    return this.words;
-  }
 }
 
 export class ShellLexer {
