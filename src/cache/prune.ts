@@ -76,9 +76,9 @@ function diffSnapshotId(diffId: string): string {
  * Removes cache entries the way `docker buildx prune` does: step records with their snapshots
  * and layer blobs, step logs, context stat caches and cache mounts, oldest use first. A snapshot
  * or blob goes only when no remaining record (or, for blobs, no extracted base layer of the same
- * diff ID) uses it, so a record never outlives its blob. Safe beside running builds: snapshots are renamed before they are deleted, blobs are
- * moved aside and put back if a record written meanwhile uses them, and temp files younger than
- * the grace period are never touched.
+ * diff ID) uses it, so a record never outlives its blob. Safe beside running builds: snapshots
+ * are renamed before they are deleted, blobs are moved aside and put back if a record written
+ * meanwhile uses them, and temp files younger than the grace period are never touched.
  */
 export async function pruneCache(cacheDir: string, options: PruneOptions): Promise<PruneResult> {
   const now = options.now ?? Date.now();

@@ -32,8 +32,9 @@ export function nameNotUtf8(shownPath: string, where: string): BuildError {
 
 /**
  * Throws when one of `names` (as readdir returned them for `hostDir`) stands for a name that is
- * not UTF-8; other names of the directory (say, ones .dockerignore leaves out) are not looked at. Cheap when none has U+FFFD in it, which is every directory of a sane tree.
- * `shownDir` is the directory as the user knows it ('' for the top), `where` says which walk.
+ * not UTF-8; other names of the directory (say, ones .dockerignore leaves out) are not looked
+ * at. Cheap when none has U+FFFD in it, which is every directory of a sane tree. `shownDir` is
+ * the directory as the user knows it ('' for the top), `where` says which walk.
  */
 export function checkUtf8Names(
   hostDir: string,
